@@ -1,0 +1,42 @@
+"""`vlesson generate` end to end, in a subprocess as a learner runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "vlesson", "generate", *args],
+        capture_output=True, text=True, timeout=600, cwd=cwd,
+    )
+
+
+def test_generate_prints_config_and_completions(tmp_path):
+    out = tmp_path / "results.jsonl"
+    result = run_cli(
+        "--prompt", "The capital of France is", "--prompt", "Once upon a time",
+        "--temperature", "0", "--max-tokens", "12", "--output", str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "model: smollm2-135m-instruct" in result.stdout
+    assert "temperature: 0.0" in result.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["The capital of France is", "Once upon a time"]
+    assert "Paris" in rows[0]["text"]
+    assert all(r["num_tokens"] <= 12 for r in rows)
+
+
+def test_bad_input_exits_2_before_any_engine_starts(tmp_path):
+    result = run_cli("--top-p", "1.5")
+    assert result.returncode == 2
+    assert "top_p must be in (0, 1], got 1.5 - try 0.9" in result.stderr
+    assert "Configuration" not in result.stdout  # no engine was started
+
+    config = tmp_path / "config.json"
+    config.write_text('{"temperature": 0.7, "max_token": 100}')
+    result = run_cli("--config", str(config))
+    assert result.returncode == 2
+    assert "unknown key 'max_token'" in result.stderr and "max_tokens" in result.stderr

@@ -1,0 +1,53 @@
+"""The real engine on the offline model: greedy, seeds, max_tokens, reuse."""
+
+from __future__ import annotations
+
+import pytest
+
+import vlesson as vl
+
+
+def test_greedy_completes_paris_and_repeats_exactly(llm):
+    params = {"temperature": 0, "max_tokens": 16}
+    first = vl.generate(llm, "The capital of France is", params, use_tqdm=False)
+    second = vl.generate(llm, ["The capital of France is"], params, use_tqdm=False)
+    assert "Paris" in first[0].text
+    assert first[0].token_ids == second[0].token_ids
+    assert first[0].mean_logprob is not None and first[0].mean_logprob < 0
+
+
+def test_a_seed_makes_sampling_reproducible(llm, example_prompts):
+    def run(seed):
+        params = {"temperature": 1.0, "max_tokens": 24, "seed": seed}
+        return [g.token_ids for g in vl.generate(llm, example_prompts, params, use_tqdm=False)]
+
+    assert run(1234) == run(1234)
+    assert run(1234) != run(4321)
+
+
+def test_max_tokens_is_respected_and_finish_reason_says_why(llm, example_prompts):
+    short = vl.generate(llm, example_prompts, {"max_tokens": 5, "temperature": 0.8, "seed": 1},
+                        use_tqdm=False)
+    assert [g.num_tokens for g in short] == [5] * 4
+    assert {g.finish_reason for g in short} == {"length"}
+    long = vl.generate(llm, "The capital of France is", {"max_tokens": 500, "temperature": 0},
+                       use_tqdm=False)[0]
+    # The model ends its answer itself long before 500 tokens: max_tokens is a ceiling.
+    assert long.finish_reason == "stop" and long.num_tokens < 500
+
+
+def test_only_given_values_override_the_model_defaults(llm):
+    defaults = llm.get_default_sampling_params()
+    params = vl.make_sampling_params(llm, {"temperature": 0.3, "top_p": None})
+    assert params.temperature == 0.3
+    assert params.top_p == defaults.top_p and params.top_k == defaults.top_k
+    with pytest.raises(vl.ParamError, match="context length"):
+        vl.make_sampling_params(llm, max_tokens=10**6)
+
+
+def test_the_warm_engine_is_reused(llm):
+    assert vl.get_llm() is llm
+    info = vl.engine_info(llm)
+    assert info["model"] == vl.DEFAULT_MODEL
+    assert info["enforce_eager"] is True and info["device"] == "cpu"
+    assert info["dtype"] in ("float32", "bfloat16")

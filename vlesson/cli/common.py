@@ -1,0 +1,228 @@
+"""Pieces every subcommand shares: the engine and sampling groups, config files,
+prompt files, and the split of parsed arguments into engine and sampling parts."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vlesson import models
+from vlesson.generate import LESSON_PROMPTS
+from vlesson.sampling import PARAMS
+
+
+class UsageError(Exception):
+    """Bad input on the command line or in a file; the CLI exits with code 2."""
+
+
+SAMPLING_FLAGS = ("max_tokens", "temperature", "top_p", "top_k", "min_tokens", "seed")
+"""The sampling options every generating subcommand offers."""
+
+
+def add_engine_args(parser: argparse.ArgumentParser) -> None:
+    """Add every vLLM engine option (its own groups), defaulting to the offline model."""
+    from vllm import EngineArgs
+
+    EngineArgs.add_cli_args(parser)
+    parser.set_defaults(model=models.DEFAULT_MODEL)
+
+
+def add_sampling_args(parser: argparse.ArgumentParser) -> None:
+    """Add the "Sampling parameters" group; every option defaults to None (not given)."""
+    group = parser.add_argument_group(
+        "Sampling parameters",
+        "Given values override the model's defaults (llm.get_default_sampling_params()).",
+    )
+    taken = {a.dest for a in parser._actions}
+    for name in SAMPLING_FLAGS:
+        if name in taken:  # --seed is already vLLM's engine seed; split_args shares it
+            continue
+        p = PARAMS[name]
+        group.add_argument(
+            "--" + name.replace("_", "-"), type=p.kind, default=None,
+            help=f"{p.help} Range: {p.range_text()}.",
+        )
+
+
+def add_input_args(parser: argparse.ArgumentParser) -> None:
+    """Add --prompt (repeatable), --prompts-file and --config."""
+    group = parser.add_argument_group("Input")
+    group.add_argument(
+        "--prompt", action="append", default=None, metavar="TEXT",
+        help="A prompt; repeat for several. Default: the lesson's four prompts.",
+    )
+    group.add_argument(
+        "--prompts-file", type=Path, default=None, metavar="FILE",
+        help="Read prompts from FILE, one per line (blank lines and # comments skipped).",
+    )
+    group.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help="JSON or YAML file of defaults, keys as option names "
+        '(e.g. {"temperature": 0.7, "max_tokens": 100}); the command line wins.',
+    )
+
+
+def parse_with_config(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse argv; a --config file's values become parser defaults (exercise 2.7)."""
+    argv = list(argv) if argv is not None else None
+    config_path = _pop_config(argv) if argv is not None else None
+    from_config = load_config(parser, config_path) if config_path else {}
+    parser.set_defaults(**from_config)
+    args = parser.parse_args(argv)
+    args.config = config_path
+    args.config_keys = sorted(from_config)
+    return args
+
+
+def _pop_config(argv: list[str]) -> Path | None:
+    # vLLM's parser treats --config as its own YAML format; ours is read here instead.
+    for i, arg in enumerate(argv):
+        if arg == "--config":
+            if i + 1 == len(argv):
+                raise UsageError("--config needs a file name, e.g. --config config.json")
+            path = argv[i + 1]
+            del argv[i : i + 2]
+            return Path(path)
+        if arg.startswith("--config="):
+            del argv[i]
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
+    """Read a JSON/YAML config and check every key and value against the parser."""
+    data = _read_mapping(path)
+    actions = {a.dest: a for a in parser._actions if a.dest != "help"}
+    checked = {}
+    for key, value in data.items():
+        dest = str(key).replace("-", "_")
+        if dest not in actions or dest == "config":
+            close = difflib.get_close_matches(dest, list(actions), n=3)
+            hint = f"did you mean {', '.join(map(repr, close))}?" if close else ""
+            sampling = ", ".join(SAMPLING_FLAGS)
+            raise UsageError(
+                f"{path}: unknown key {key!r}. {hint} Valid keys: model, {sampling}, "
+                f"prompt, and every engine option of `vlesson generate --help` "
+                f"(written with _ or -)."
+            )
+        checked[dest] = _convert(path, key, value, actions[dest])
+    return checked
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {path} cannot be read: {exc}") from None
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"config file {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}"
+        ) from None
+    except Exception as exc:  # yaml.YAMLError carries its own position
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"config file {path} must hold an object of option names and values, "
+            f'e.g. {{"temperature": 0.7}}; got {type(data).__name__}'
+        )
+    return data
+
+
+def _convert(path: Path, key: str, value: Any, action: argparse.Action) -> Any:
+    if action.dest == "prompt":
+        value = [value] if isinstance(value, str) else value
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise UsageError(f"{path}: 'prompt' must be a string or a list of strings")
+        return value
+    if value is None or action.type is None or isinstance(value, (dict, list, bool)):
+        return value
+    try:
+        converted = action.type(value) if isinstance(value, str) else value
+        if action.type in (int, float) and not isinstance(converted, (int, float)):
+            raise ValueError
+        if action.type is int and isinstance(converted, float):
+            if not converted.is_integer():
+                raise ValueError
+            converted = int(converted)
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        kind = getattr(action.type, "__name__", "the option's type")
+        raise UsageError(
+            f"{path}: {key!r} must be {kind}, got {value!r}"
+        ) from None
+    if action.choices is not None and converted not in action.choices:
+        raise UsageError(
+            f"{path}: {key!r} must be one of {list(action.choices)}, got {value!r}"
+        )
+    return converted
+
+
+def read_prompts_file(path: Path) -> list[str]:
+    """Read one prompt per line (UTF-8); skip blank lines and lines starting with #."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"prompts file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"prompts file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"prompts file {path} cannot be read: {exc}") from None
+    prompts = [
+        line.strip() for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not prompts:
+        raise UsageError(f"prompts file {path} holds no prompts (one per line)")
+    return prompts
+
+
+def collect_prompts(args: argparse.Namespace) -> list[str]:
+    """Return --prompt values, then --prompts-file lines; the lesson's four if neither."""
+    prompts = list(args.prompt or [])
+    if args.prompts_file is not None:
+        prompts += read_prompts_file(args.prompts_file)
+    return prompts or list(LESSON_PROMPTS)
+
+
+def split_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, own: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split parsed args into (engine args the user changed, sampling overrides).
+
+    Like the lesson's script, sampling options are popped first; of the engine options
+    only those that differ from vLLM's defaults are kept, so vlesson's CPU defaults
+    apply to the rest.
+    """
+    values = dict(vars(args))
+    from_config = set(values.pop("config_keys", ()))
+    for name in (*own, "config"):
+        values.pop(name, None)
+
+    def given(name: str) -> bool:
+        return name in from_config or values[name] != parser.get_default(name)
+
+    sampling = {n: values.pop(n) for n in SAMPLING_FLAGS if n in values and n != "seed"}
+    # --seed is vLLM's engine seed; when the user sets it, it also seeds each request.
+    if "seed" in values and given("seed"):
+        sampling["seed"] = values["seed"]
+    model = values.pop("model")
+    engine = {k: v for k, v in values.items() if given(k)}
+    engine["model"] = model
+    return engine, sampling

@@ -1,0 +1,38 @@
+"""``vlesson models`` and ``vlesson prepare-model``: the offline model registry."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from vlesson import models
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """Return the parser; prepare-model takes optional short names."""
+    parser = argparse.ArgumentParser(prog=prog)
+    if prog.endswith("prepare-model"):
+        parser.add_argument(
+            "names", nargs="*", default=[models.DEFAULT_MODEL],
+            choices=[*models.OFFLINE_MODELS], metavar="NAME",
+            help=f"offline models to prepare (default {models.DEFAULT_MODEL})",
+        )
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse argv."""
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Prepare the named models, or list all of them."""
+    if hasattr(args, "names"):
+        for name in args.names:
+            print(f"{name}: {models.prepare_model(name)}")
+        return 0
+    for spec in models.OFFLINE_MODELS.values():
+        folder = models.models_dir() / spec.name
+        state = "ready" if (folder / "vlesson-model.json").is_file() else "not prepared"
+        print(f"{spec.name:28} {state:13} {spec.description}")
+    return 0

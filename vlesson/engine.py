@@ -1,0 +1,174 @@
+"""Engine creation: vLLM's own EngineArgs with CPU-aware defaults, and one warm engine.
+
+``get_llm()`` returns the same ``LLM`` for the same arguments, so notebook cells and
+sliders never restart it; other arguments release the old engine before building anew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from vlesson import models
+
+if TYPE_CHECKING:
+    from vllm import LLM
+
+logger = logging.getLogger(__name__)
+
+# vLLM logs every start-up step at INFO to stdout; a lesson wants the results.
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+# Engine core in this process, not a spawned child: load 8 s instead of 24 s and 64x64
+# throughput 404 instead of 244 tok/s (bench/engine_startup.py, 2-core EPYC), and scripts
+# need no __main__ guard. Set VLLM_ENABLE_V1_MULTIPROCESSING=1 to get the child back.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+KV_CACHE_BYTES = 1 << 30
+"""KV cache on CPU: 1 GiB holds about 24,000 tokens of the default model in float32."""
+
+
+def cpu_defaults() -> dict[str, Any]:
+    """Return the engine defaults for a CPU-only machine; anything the caller passes wins."""
+    return {
+        # Native bf16 (AVX512-BF16/AMX): bf16 703 vs fp32 404 tok/s at 64x64; without
+        # it, fp32 was 2.5-6x faster than emulated bf16 (AVX2-only machines, FACTS.md).
+        "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
+        # Graph capture/compilation took about 45 s of an 80 s start for no gain at 135M.
+        "enforce_eager": True,
+        # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
+        # minus what the process already uses: fragile across machines. A fixed KV cache
+        # is not; it steps aside when the caller sets the fraction (exercise 2.6).
+        "kv_cache_memory_bytes": KV_CACHE_BYTES,
+    }
+
+
+def cpu_has_native_bf16() -> bool:
+    """Return True when the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = set(handle.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+@dataclasses.dataclass
+class _Warm:
+    key: str
+    llm: LLM
+    engine_args: dict[str, Any]
+    load_seconds: float
+
+
+_warm: _Warm | None = None
+
+
+def is_cpu() -> bool:
+    """Return True when vLLM runs on the CPU platform (no GPU)."""
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
+def engine_defaults() -> dict[str, Any]:
+    """Return the defaults vlesson adds on this machine (empty on a GPU)."""
+    return cpu_defaults() if is_cpu() else {}
+
+
+def effective_engine_args(
+    model: str | None = None, **engine_kwargs: Any
+) -> dict[str, Any]:
+    """Return the engine arguments ``get_llm`` would use: defaults, then the caller's."""
+    given = _drop_none(engine_kwargs)
+    defaults = engine_defaults()
+    if "gpu_memory_utilization" in given:  # the caller's fraction decides the KV cache
+        defaults.pop("kv_cache_memory_bytes", None)
+    args = {**defaults, **given}
+    args["model"] = model or models.DEFAULT_MODEL
+    return args
+
+
+def get_llm(model: str | None = None, **engine_kwargs: Any) -> LLM:
+    """Return a warm vLLM engine for these arguments, building it only when needed.
+
+    Args:
+        model: a short offline name (default ``smollm2-135m-instruct``), a local
+            folder, or a Hugging Face hub id such as ``facebook/opt-125m``.
+        **engine_kwargs: any ``vllm.EngineArgs`` field, e.g. ``dtype="bfloat16"``.
+    """
+    global _warm
+    args = effective_engine_args(model, **engine_kwargs)
+    key = json.dumps(args, sort_keys=True, default=str)
+    if _warm is not None and _warm.key == key:
+        return _warm.llm
+    release()
+    llm, seconds = _build(args)
+    _warm = _Warm(key, llm, args, seconds)
+    return llm
+
+
+def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
+    from vllm import LLM, EngineArgs
+
+    name = args["model"]
+    models.check_available(name)
+    resolved = {**args, "model": models.resolve(name)}
+    _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
+    logger.info("starting vLLM engine: %s", args)
+    start = time.perf_counter()
+    llm = LLM(**resolved)
+    return llm, time.perf_counter() - start
+
+
+def _check_fields(args: Mapping[str, Any], known: set[str]) -> None:
+    import difflib
+
+    for name in args:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "see `vlesson generate --help`"
+            raise TypeError(f"unknown engine argument {name!r} - {fix}")
+
+
+def release() -> None:
+    """Shut the warm engine down and free its memory (safe to call when none)."""
+    global _warm
+    if _warm is None:
+        return
+    llm, _warm = _warm.llm, None
+    shutdown = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if shutdown is not None and hasattr(shutdown, "shutdown"):
+        shutdown.shutdown()
+    del llm
+    gc.collect()
+
+
+def engine_info(llm: LLM | None = None) -> dict[str, Any]:
+    """Return the effective configuration of the warm engine, for printing or logs."""
+    if _warm is None or (llm is not None and llm is not _warm.llm):
+        raise RuntimeError("no warm engine - call vl.get_llm() first")
+    config = _warm.llm.llm_engine.vllm_config
+    return {
+        "model": models.describe(_warm.engine_args["model"]),
+        "model_path": config.model_config.model,
+        "tokenizer": config.model_config.tokenizer,
+        "dtype": str(config.model_config.dtype).removeprefix("torch."),
+        "max_model_len": config.model_config.max_model_len,
+        "enforce_eager": config.model_config.enforce_eager,
+        "gpu_memory_utilization": config.cache_config.gpu_memory_utilization,
+        "kv_cache_memory_bytes": config.cache_config.kv_cache_memory_bytes,
+        "num_gpu_blocks": config.cache_config.num_gpu_blocks,
+        "block_size": config.cache_config.block_size,
+        "load_seconds": round(_warm.load_seconds, 1),
+        "device": "cpu" if is_cpu() else "gpu",
+    }
+
+
+def _drop_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if v is not None}

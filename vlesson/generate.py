@@ -1,0 +1,167 @@
+"""Generation: one batched ``llm.generate`` call in, a list of ``Generation`` out."""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vlesson.sampling import describe, make_sampling_params
+
+if TYPE_CHECKING:
+    from vllm import LLM, RequestOutput, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+run_logger = logging.getLogger("vlesson.runs")
+"""Every Generation is emitted here at INFO (``record.generation``); attach a run-log
+handler from ``vlesson.runlog`` to keep them."""
+
+LESSON_PROMPTS = [
+    "Hello, my name is",
+    "The president of the United States is",
+    "The capital of France is",
+    "The future of AI is",
+]
+"""The four prompts of the lesson's ``text_generation.py``."""
+
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One completion, with vLLM's field names and what a lesson wants to look at."""
+
+    prompt: str
+    text: str
+    token_ids: tuple[int, ...]
+    finish_reason: str | None
+    """``"stop"`` (end-of-sequence or a stop string) or ``"length"`` (max_tokens)."""
+    prompt_tokens: int
+    params: dict[str, Any]
+    """The sampling parameters used (vLLM's names)."""
+    seconds: float
+    """Wall time of the whole batched call this completion was part of."""
+    logprobs: tuple[float, ...] = field(default=(), repr=False)
+    """The model's log-probability of each generated token (raw, before sampling)."""
+
+    @property
+    def num_tokens(self) -> int:
+        """Number of generated tokens."""
+        return len(self.token_ids)
+
+    @property
+    def mean_logprob(self) -> float | None:
+        """Mean per-token log-probability: near 0 is fluent, very negative is noise."""
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else None
+
+    @property
+    def perplexity(self) -> float | None:
+        """exp(-mean_logprob): how surprised the model is by its own output."""
+        mean = self.mean_logprob
+        return math.exp(-mean) if mean is not None else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Generation({self.prompt!r} -> {self.text!r}, {self.num_tokens} tokens, "
+            f"finish_reason={self.finish_reason!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
+        return (
+            f"<div><b>{html.escape(self.prompt)}</b>{html.escape(self.text)}<br>"
+            f"<small>{self.num_tokens} tokens, finish_reason={self.finish_reason}, "
+            f"{html.escape(settings)}</small></div>"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (used by --output, the run log and the API)."""
+        return {
+            "prompt": self.prompt,
+            "text": self.text,
+            "num_tokens": self.num_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "finish_reason": self.finish_reason,
+            "mean_logprob": self.mean_logprob,
+            "seconds": round(self.seconds, 4),
+            "params": self.params,
+            "token_ids": list(self.token_ids),
+        }
+
+
+def generate(
+    llm: LLM,
+    prompts: str | Sequence[str],
+    params: Any = None,
+    *,
+    use_tqdm: bool = True,
+) -> list[Generation]:
+    """Generate completions for all prompts in one batched call.
+
+    Args:
+        prompts: one prompt or a list; the result list has the same order.
+        params: a SamplingParams, a mapping of overrides (``{"temperature": 0.5}``),
+            one SamplingParams per prompt, or None for the model's defaults.
+    """
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    per_prompt = _per_prompt_params(llm, params, len(prompts))
+    start = time.perf_counter()
+    outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
+    seconds = time.perf_counter() - start
+    gens = [from_request_output(o, p, seconds) for o, p in zip(outputs, per_prompt)]
+    for gen in gens:
+        run_logger.info("generation", extra={"generation": gen, "llm": llm})
+    return gens
+
+
+def _per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]:
+    if params is None or isinstance(params, Mapping):
+        params = make_sampling_params(llm, params)
+    if isinstance(params, Sequence):
+        if len(params) != count:
+            raise ValueError(
+                f"got {len(params)} SamplingParams for {count} prompts - pass one, or "
+                "one per prompt"
+            )
+        return [_with_token_logprobs(p) for p in params]
+    return [_with_token_logprobs(params)] * count
+
+
+def _with_token_logprobs(params: SamplingParams) -> SamplingParams:
+    """Ask for the chosen token's log-probability (cheap) unless more was asked."""
+    if params.logprobs is not None:
+        return params
+    params = params.clone()
+    params.logprobs = 0
+    return params
+
+
+def from_request_output(
+    output: RequestOutput, params: SamplingParams, seconds: float
+) -> Generation:
+    """Convert one vLLM RequestOutput (first completion) into a Generation."""
+    completion = output.outputs[0]
+    return Generation(
+        prompt=output.prompt or "",
+        text=completion.text,
+        token_ids=tuple(completion.token_ids),
+        finish_reason=completion.finish_reason,
+        prompt_tokens=len(output.prompt_token_ids or ()),
+        params=describe(params),
+        seconds=seconds,
+        logprobs=_chosen_logprobs(completion),
+    )
+
+
+def _chosen_logprobs(completion: Any) -> tuple[float, ...]:
+    if not completion.logprobs:
+        return ()
+    return tuple(
+        step[token].logprob
+        for token, step in zip(completion.token_ids, completion.logprobs)
+        if token in step
+    )

