@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from vlesson import models
+from vlesson.cli.common import UsageError
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -13,8 +14,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog)
     if prog.endswith("prepare-model"):
         parser.add_argument(
-            "names", nargs="*", default=[models.DEFAULT_MODEL],
-            choices=[*models.OFFLINE_MODELS], metavar="NAME",
+            "names", nargs="*", metavar="NAME",
             help=f"offline models to prepare (default {models.DEFAULT_MODEL})",
         )
     return parser
@@ -28,7 +28,12 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Prepare the named models, or list all of them."""
     if hasattr(args, "names"):
-        for name in args.names:
+        names = args.names or [models.DEFAULT_MODEL]
+        unknown = [n for n in names if not models.is_offline_name(n)]
+        if unknown:
+            known = ", ".join(models.OFFLINE_MODELS)
+            raise UsageError(f"unknown offline model {unknown[0]!r}; known: {known}")
+        for name in names:
             print(f"{name}: {models.prepare_model(name)}")
         return 0
     for spec in models.OFFLINE_MODELS.values():
