@@ -6,11 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.vlesson-setup
 PORT ?= 8888
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: lab test setup model unit clean
+.PHONY: lab test setup model browser unit clean
 
 setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
@@ -22,10 +21,19 @@ model: setup
 	$(PY) -m vlesson prepare-model
 
 lab: setup model
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) \
-		notebooks/00_contents.ipynb
+	bash scripts/lab.sh --port=$(PORT) 00_contents.ipynb
 
-test: setup model
+# Debian's Chromium for the browser test (Playwright's own browser download is not used).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "NOTE: chromium is missing, so the browser test will be skipped: sudo apt-get install chromium"; \
+		fi; \
+	fi
+
+test: setup model browser
 	$(PY) -m pytest $(NBVAL) $(PYTEST_ARGS) tests notebooks
 
 unit: setup

@@ -182,8 +182,9 @@ def _convert(gguf: Path, out: Path) -> None:
 
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    # Dequantizing computes in float32 (fastest); the saved copy is bf16, as published.
     loaded = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, dtype=torch.bfloat16
+        folder, gguf_file=name, dtype=torch.float32
     )
     # save_pretrained refuses a GGUF-loaded model; a fresh one from its config does not.
     config = AutoConfig.from_pretrained(folder, gguf_file=name)

@@ -1,0 +1,191 @@
+"""vlesson's vLLM engine against Hugging Face transformers on this CPU, same weights.
+
+Prints one table from one run (each engine in its own child process, one after the other):
+ready time (import + load), 64 prompts x 64 tokens batched tok/s, one stream of 128 tokens,
+time to first token of a short prompt; then ratios, the memory-bandwidth bound of one fp32
+stream, and the slider latency and vlesson's overhead over a bare ``llm.generate``.
+
+    .venv/bin/python bench/cpu_engines.py [--engines vlesson hf-fp32 hf-bf16 llama-cpp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
+SHORT_PROMPT = "The capital of France is"
+
+
+def _best(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def run_vlesson() -> dict:
+    """vlesson's defaults: get_llm() exactly as a notebook calls it."""
+    t = time.perf_counter()
+    import vlesson as vl
+
+    llm = vl.get_llm()
+    ready = time.perf_counter() - t
+    batch = {"temperature": 0.8, "max_tokens": 64, "seed": 0, "ignore_eos": True}
+    stream = {"temperature": 0, "max_tokens": 128, "ignore_eos": True}
+    vl.generate(llm, BATCH_PROMPTS[:4], batch, use_tqdm=False)  # first-call warm-up
+    batch_s = _best(lambda: vl.generate(llm, BATCH_PROMPTS, batch, use_tqdm=False), 2)
+    stream_s = _best(lambda: vl.generate(llm, "Hello", stream, use_tqdm=False), 2)
+    ttft = _best(lambda: vl.generate(llm, SHORT_PROMPT, {"max_tokens": 1}, use_tqdm=False))
+    return {
+        "engine": "vLLM (vlesson defaults: " + vl.engine_info(llm)["dtype"] + ")",
+        "ready_s": ready,
+        "batch_tok_s": 64 * 64 / batch_s,
+        "stream_tok_s": 128 / stream_s,
+        "ttft_ms": ttft * 1000,
+        **_slider_figures(vl, llm),
+    }
+
+
+def _slider_figures(vl, llm) -> dict:
+    """Slider change -> new text (32 tokens), and vlesson's overhead over bare vLLM."""
+    from vllm import SamplingParams
+
+    params = {"temperature": 0.7, "max_tokens": 32, "seed": 1, "ignore_eos": True}
+    bare_params = SamplingParams(**params)
+    bare = _best(lambda: llm.generate([SHORT_PROMPT], bare_params, use_tqdm=False), 5)
+    ours = _best(lambda: vl.generate(llm, SHORT_PROMPT, params, use_tqdm=False), 5)
+    figures = {"bare_generate_ms": bare * 1000, "overhead_ms": (ours - bare) * 1000}
+    try:
+        from vlesson import widgets
+    except ImportError:
+        return figures
+    panel = widgets.panel(llm, prompt=SHORT_PROMPT)
+    slider = panel.controls["temperature"]
+    panel.controls["max_tokens"].value = 32
+
+    def move():
+        slider.value = 0.75 if slider.value != 0.75 else 0.7
+
+    figures["slider_ms"] = _best(move, 5) * 1000
+    return figures
+
+
+def run_hf(dtype: str) -> dict:
+    """Hugging Face transformers on the same folder: padded batch generate, KV cache on."""
+    t = time.perf_counter()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from vlesson import models
+
+    folder = models.model_path()
+    tok = AutoTokenizer.from_pretrained(folder, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
+    model.eval()
+    ready = time.perf_counter() - t
+
+    def gen(prompts, new_tokens, sample):
+        inputs = tok(prompts, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            model.generate(
+                **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                do_sample=sample, temperature=0.8 if sample else None,
+                top_p=None, top_k=None, pad_token_id=tok.pad_token_id,
+            )
+
+    torch.manual_seed(0)
+    gen(BATCH_PROMPTS[:4], 4, True)
+    batch_s = _best(lambda: gen(BATCH_PROMPTS, 64, True), 1)
+    stream_s = _best(lambda: gen(["Hello"], 128, False), 1)
+    ttft = _best(lambda: gen([SHORT_PROMPT], 1, False))
+    return {
+        "engine": f"HF transformers {dtype}", "ready_s": ready,
+        "batch_tok_s": 64 * 64 / batch_s, "stream_tok_s": 128 / stream_s,
+        "ttft_ms": ttft * 1000,
+    }
+
+
+def run_llama_cpp() -> dict:
+    """llama.cpp on the original GGUF dequantized to F32, when llama-cpp-python is there."""
+    t = time.perf_counter()
+    from llama_cpp import Llama
+
+    from vlesson import models
+
+    gguf = models._find_gguf(models.OFFLINE_MODELS[models.DEFAULT_MODEL])
+    llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False)
+    ready = time.perf_counter() - t
+    stream_s = _best(lambda: llm("Hello", max_tokens=128, temperature=0), 1)
+    ttft = _best(lambda: llm(SHORT_PROMPT, max_tokens=1, temperature=0))
+    return {"engine": "llama.cpp (GGUF Q4_1)", "ready_s": ready, "batch_tok_s": None,
+            "stream_tok_s": 128 / stream_s, "ttft_ms": ttft * 1000}
+
+
+RUNNERS = {
+    "vlesson": run_vlesson,
+    "hf-fp32": lambda: run_hf("float32"),
+    "hf-bf16": lambda: run_hf("bfloat16"),
+    "llama-cpp": run_llama_cpp,
+}
+
+
+def bandwidth_bound() -> tuple[float, float]:
+    """Return (GB/s of a large memory copy, tok/s bound for one fp32 stream)."""
+    import numpy as np
+
+    src = np.ones(256 * 2**20 // 8)  # 256 MiB
+    dst = np.empty_like(src)
+    seconds = _best(lambda: np.copyto(dst, src), 5)
+    gb_s = 2 * src.nbytes / seconds / 1e9  # read + write
+    fp32_bytes = 134.5e6 * 4  # every weight is read once per decoded token
+    return gb_s, gb_s * 1e9 / fp32_bytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", nargs="+", default=["vlesson", "hf-fp32", "hf-bf16"])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(RUNNERS[args.child]()))
+        return
+    rows = []
+    for name in args.engines:
+        proc = subprocess.run([sys.executable, __file__, "--child", name],
+                              capture_output=True, text=True)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        rows.append(json.loads(line[7:]))
+    _print_table(rows)
+
+
+def _print_table(rows: list[dict]) -> None:
+    cols = ["ready_s", "batch_tok_s", "stream_tok_s", "ttft_ms"]
+    print(f"{'engine':40} " + " ".join(f"{c:>13}" for c in cols))
+    for row in rows:
+        cells = [f"{row[c]:13.1f}" if row.get(c) is not None else f"{'-':>13}" for c in cols]
+        print(f"{row['engine']:40} " + " ".join(cells))
+    base = next((r for r in rows if r["engine"] == "HF transformers float32"), None)
+    ours = next((r for r in rows if r["engine"].startswith("vLLM")), None)
+    if base and ours:
+        for c in ("batch_tok_s", "stream_tok_s"):
+            print(f"{c}: vLLM / HF fp32 = {ours[c] / base[c]:.2f}x")
+    gb_s, bound = bandwidth_bound()
+    print(f"memory bandwidth {gb_s:.1f} GB/s -> one fp32 stream <= {bound:.0f} tok/s "
+          f"(bf16 weights halve the bytes: <= {2 * bound:.0f} tok/s)")
+    if ours:
+        for key in ("slider_ms", "bare_generate_ms", "overhead_ms"):
+            if key in ours:
+                print(f"{key}: {ours[key]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Start JupyterLab on notebooks/ from the project's .venv (make lab, and the browser test).
+# Extra arguments go to `jupyter lab` (e.g. --port=8899 --no-browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=()
+[ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses to run as root otherwise
+exec .venv/bin/jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 "${root[@]}" "$@"
