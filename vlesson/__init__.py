@@ -8,6 +8,7 @@ from vlesson import sampling
 from vlesson.engine import effective_engine_args, engine_info, get_llm, release
 from vlesson.generate import LESSON_PROMPTS, Generation, generate
 from vlesson.models import DEFAULT_MODEL, ModelNotAvailableError
+from vlesson.remote import RemoteError, RemoteUnsupportedError
 from vlesson.sampling import PARAMS, ParamError, make_sampling_params, validate
 
 __version__ = "0.1.0"
@@ -19,6 +20,8 @@ __all__ = [
     "Generation",
     "ModelNotAvailableError",
     "ParamError",
+    "RemoteError",
+    "RemoteUnsupportedError",
     "effective_engine_args",
     "engine_info",
     "generate",

@@ -2,6 +2,8 @@
 
 ``get_llm()`` returns the same ``LLM`` for the same arguments, so notebook cells and
 sliders never restart it; other arguments release the old engine before building anew.
+It is also the one place that chooses a shared server instead (classroom mode:
+``server=`` or ``$VLESSON_SERVER``), which returns a ``vlesson.remote.RemoteLLM``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vlesson import models
+from vlesson.remote import (
+    SERVER_ENV,
+    RemoteLLM,
+    RemoteUnsupportedError,
+    local_only,
+)
 
 if TYPE_CHECKING:
     from vllm import LLM
@@ -94,15 +102,27 @@ def effective_engine_args(
     return args
 
 
-def get_llm(model: str | None = None, **engine_kwargs: Any) -> LLM:
+def get_llm(
+    model: str | None = None,
+    *,
+    server: str | None = None,
+    api_key: str | None = None,
+    **engine_kwargs: Any,
+) -> LLM:
     """Return a warm vLLM engine for these arguments, building it only when needed.
 
     Args:
         model: a short offline name (default ``smollm2-135m-instruct``), a local
             folder, or a Hugging Face hub id such as ``facebook/opt-125m``.
+        server: a shared vLLM server's API, e.g. ``http://host:8000/v1`` (default
+            ``$VLESSON_SERVER``); then no local engine starts (classroom mode).
+        api_key: that server's key (default ``$VLESSON_API_KEY``).
         **engine_kwargs: any ``vllm.EngineArgs`` field, e.g. ``dtype="bfloat16"``.
     """
     global _warm
+    server = server or os.environ.get(SERVER_ENV) or None
+    if server:
+        return _get_remote(server, model, api_key, engine_kwargs)
     args = effective_engine_args(model, **engine_kwargs)
     key = json.dumps(args, sort_keys=True, default=str)
     if _warm is not None and _warm.key == key:
@@ -111,6 +131,32 @@ def get_llm(model: str | None = None, **engine_kwargs: Any) -> LLM:
     llm, seconds = _build(args)
     _warm = _Warm(key, llm, args, seconds)
     return llm
+
+
+def _get_remote(
+    server: str, model: str | None, api_key: str | None, engine_kwargs: Mapping[str, Any]
+) -> RemoteLLM:
+    global _warm
+    given = _drop_none(engine_kwargs)
+    if given:
+        names = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise RemoteUnsupportedError(local_only(f"Setting engine arguments ({names})",
+                                                server))
+    key = json.dumps({"server": server, "model": model, "api_key": api_key})
+    if _warm is not None and _warm.key == key:
+        return _warm.llm
+    release()
+    llm = RemoteLLM(server, model=model, api_key=api_key)
+    _warm = _Warm(key, llm, {"model": llm.model_name, "server": llm.server},
+                  llm.connect_seconds)
+    return llm
+
+
+def is_remote(llm: Any = None) -> bool:
+    """Return True when ``llm`` (default: the warm one) is a shared server's."""
+    if llm is None:
+        llm = _warm.llm if _warm is not None else None
+    return isinstance(llm, RemoteLLM)
 
 
 def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
@@ -142,6 +188,9 @@ def release() -> None:
     if _warm is None:
         return
     llm, _warm = _warm.llm, None
+    if is_remote(llm):
+        llm.close()
+        return
     shutdown = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
     if shutdown is not None and hasattr(shutdown, "shutdown"):
         shutdown.shutdown()
@@ -151,6 +200,9 @@ def release() -> None:
 
 def engine_info(llm: LLM | None = None) -> dict[str, Any]:
     """Return the effective configuration of the warm engine, for printing or logs."""
+    target = llm if llm is not None else (_warm.llm if _warm is not None else None)
+    if is_remote(target):
+        return target.info()
     if _warm is None or (llm is not None and llm is not _warm.llm):
         raise RuntimeError("no warm engine - call vl.get_llm() first")
     config = _warm.llm.llm_engine.vllm_config

@@ -29,6 +29,19 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
 
     EngineArgs.add_cli_args(parser)
     parser.set_defaults(model=models.DEFAULT_MODEL)
+    group = parser.add_argument_group(
+        "Classroom", "Use a shared vLLM server instead of a local engine; engine "
+        "options then cannot be changed (the instructor sets them).",
+    )
+    group.add_argument(
+        "--server", default=None, metavar="URL",
+        help="The server's OpenAI-compatible API, e.g. http://host:8000/v1. "
+        "Default: $VLESSON_SERVER; neither means a local engine.",
+    )
+    group.add_argument(
+        "--api-key", default=None, metavar="KEY",
+        help="The server's API key. Default: $VLESSON_API_KEY.",
+    )
 
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
@@ -222,7 +235,9 @@ def split_args(
     # --seed is vLLM's engine seed; when the user sets it, it also seeds each request.
     if "seed" in values and given("seed"):
         sampling["seed"] = values["seed"]
-    model = values.pop("model")
+    # Not given: None, i.e. the default offline model here or a server's own model.
+    model = values["model"] if given("model") else None
+    del values["model"]
     engine = {k: v for k, v in values.items() if given(k)}
     engine["model"] = model
     return engine, sampling
