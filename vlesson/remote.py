@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
 import types
@@ -381,39 +380,3 @@ def _message(exc: Any) -> str:
 
 def _masked(key: str) -> str:
     return f"'{key[:2]}...'" if len(key) > 4 else "'...'"
-
-
-def server_command(
-    model: str | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    api_key: str | None = None,
-    extra: Sequence[str] = (),
-) -> list[str]:
-    """Return the command line of vLLM's own OpenAI-compatible server for ``model``.
-
-    It carries vlesson's engine defaults (on a CPU: dtype, --enforce-eager, a 1 GiB
-    KV cache) so that the server computes what a local engine would; ``extra`` vLLM
-    options such as ``--tensor-parallel-size 4`` come last and win.
-    """
-    from vlesson.engine import engine_defaults
-
-    name = model or models.DEFAULT_MODEL
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", models.resolve(name), "--served-model-name", name,
-        "--host", host, "--port", str(port),
-    ]
-    defaults = engine_defaults()
-    if any(arg.startswith("--gpu-memory-utilization") for arg in extra):
-        defaults.pop("kv_cache_memory_bytes", None)  # the given fraction decides
-    for key, value in defaults.items():
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            command.append(flag)
-        elif value is not False:
-            command += [flag, str(value)]
-    if api_key:
-        command += ["--api-key", api_key]
-    return command + list(extra)

@@ -11,7 +11,7 @@ import pytest
 from vllm import SamplingParams
 
 import vlesson as vl
-from vlesson import completions, engine, remote
+from vlesson import classroom, completions, engine, remote
 from vlesson.cli import common
 from vlesson.cli import generate as gen_cli
 from vlesson.generate import from_request_output
@@ -157,7 +157,7 @@ def test_the_served_model_is_found_by_name_or_folder_and_listed_when_missing():
 
 
 def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
-    command = remote.server_command(port=8123, api_key="k",
+    command = classroom.server_command(port=8123, api_key="k",
                                     extra=["--tensor-parallel-size", "2"])
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert command[command.index("--served-model-name") + 1] == vl.DEFAULT_MODEL
@@ -166,7 +166,7 @@ def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
     assert command[command.index("--dtype") + 1] == dtype  # same as a local engine
     assert "--enforce-eager" in command and "--kv-cache-memory-bytes" in command
     assert command[-2:] == ["--tensor-parallel-size", "2"]
-    fraction = remote.server_command(extra=["--gpu-memory-utilization", "0.5"])
+    fraction = classroom.server_command(extra=["--gpu-memory-utilization", "0.5"])
     assert "--kv-cache-memory-bytes" not in fraction
 
 

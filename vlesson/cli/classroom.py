@@ -44,10 +44,10 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Print the server command line, then become that server."""
-    from vlesson import remote
+    from vlesson import classroom, remote
 
     api_key = args.api_key or os.environ.get(remote.API_KEY_ENV) or None
-    command = remote.server_command(
+    command = classroom.server_command(
         args.model, host=args.host, port=args.port, api_key=api_key, extra=args.extra
     )
     shown = [("***" if api_key and part == api_key else part) for part in command]

@@ -1,0 +1,157 @@
+"""Classroom mode against a real vLLM server (the offline model, started once here, with
+an API key): the remote path gives what the local engine gives, in few requests, and
+every error a learner can hit says what is wrong.
+
+Run under the engine lock: the server and the local engine both compute."""
+
+from __future__ import annotations
+
+import pytest
+from vllm import SamplingParams
+
+import vlesson as vl
+from vlesson import classroom, remote
+from vlesson.cli import main as cli_main
+
+KEY = "class-key-123"
+GREEDY = {"temperature": 0, "max_tokens": 16}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with classroom.running_server(api_key=KEY, log=log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def remote_llm(server):
+    return remote.RemoteLLM(server, api_key=KEY)
+
+
+def test_greedy_through_the_server_equals_the_local_engine(llm, remote_llm, example_prompts):
+    local = vl.generate(llm, example_prompts, GREEDY, use_tqdm=False)
+    served = vl.generate(remote_llm, example_prompts, GREEDY, use_tqdm=False)
+    assert [g.text for g in served] == [g.text for g in local]
+    assert [g.token_ids for g in served] == [g.token_ids for g in local]
+    assert [g.prompt_tokens for g in served] == [g.prompt_tokens for g in local]
+    assert "Paris" in served[2].text and served[2].finish_reason in ("stop", "length")
+    for mine, theirs in zip(served, local):
+        assert mine.logprobs == pytest.approx(theirs.logprobs, abs=0.1)
+
+
+def test_top_logprobs_give_the_next_token_view(llm, remote_llm):
+    params = vl.make_sampling_params(llm, max_tokens=1, temperature=0, logprobs=5)
+    local = llm.generate(["The capital of France is"], [params], use_tqdm=False)
+    served = remote_llm.generate(["The capital of France is"], [params], use_tqdm=False)
+    mine, theirs = served[0].outputs[0].logprobs[0], local[0].outputs[0].logprobs[0]
+    assert list(mine) == list(theirs)  # the chosen token first, then by rank
+    assert [p.decoded_token for p in mine.values()] == [
+        p.decoded_token for p in theirs.values()
+    ]
+    assert [p.rank for p in mine.values()] == [p.rank for p in theirs.values()]
+    assert mine[7042].decoded_token == " Paris"
+
+
+def test_a_workload_goes_out_as_one_request_per_set_of_settings(remote_llm, example_prompts):
+    sent = []
+    create = remote_llm.client.completions.create
+
+    def recorder(**kwargs):
+        sent.append(kwargs["prompt"])
+        return create(**kwargs)
+
+    remote_llm.client.completions.create = recorder
+    try:
+        same = vl.generate(remote_llm, example_prompts, {"max_tokens": 4, "seed": 1},
+                           use_tqdm=False)
+        two = [SamplingParams(max_tokens=4, temperature=t, seed=1) for t in (0.5, 1.0)]
+        mixed = vl.generate(remote_llm, example_prompts, two * 2, use_tqdm=False)
+    finally:
+        del remote_llm.client.completions.create
+    assert sent[0] == example_prompts and len(sent) == 3
+    assert sorted(map(tuple, sent[1:])) == sorted(
+        [tuple(example_prompts[0::2]), tuple(example_prompts[1::2])]
+    )
+    assert [g.prompt for g in mixed] == example_prompts  # back in the caller's order
+    assert [g.params["temperature"] for g in mixed] == [0.5, 1.0, 0.5, 1.0]
+    assert all(g.num_tokens == 4 for g in same + mixed)
+
+
+def test_seeds_and_n_work_on_the_server(remote_llm):
+    def run(seed):
+        params = SamplingParams(temperature=1.0, max_tokens=12, seed=seed, n=2)
+        return remote_llm.generate(["The future of AI is"], params, use_tqdm=False)[0]
+
+    first, again, other = run(7), run(7), run(8)
+    assert [o.token_ids for o in first.outputs] == [o.token_ids for o in again.outputs]
+    assert [o.token_ids for o in first.outputs] != [o.token_ids for o in other.outputs]
+    assert len(first.outputs) == 2
+
+
+@pytest.fixture
+def no_warm_engine(monkeypatch):
+    """Let a test warm a remote engine without shutting the session's local one."""
+    monkeypatch.setattr(vl.engine, "_warm", None)
+    yield
+    vl.release()
+
+
+def test_get_llm_chooses_the_server_and_engine_info_says_so(
+    server, monkeypatch, no_warm_engine
+):
+    monkeypatch.setenv(remote.SERVER_ENV, server)
+    monkeypatch.setenv(remote.API_KEY_ENV, KEY)
+    llm = vl.get_llm()
+    assert vl.get_llm() is llm and vl.engine.is_remote(llm)
+    info = vl.engine_info(llm)
+    assert info["device"] == "remote" and info["server"] == server
+    assert info["model"] == vl.DEFAULT_MODEL and info["max_model_len"] == 8192
+    with pytest.raises(vl.ParamError, match="context length"):
+        vl.make_sampling_params(llm, max_tokens=10**6)
+    assert llm.get_tokenizer().encode("Paris", add_special_tokens=False) == [38634]
+
+
+def test_the_cli_generates_on_the_server(server, capsys, no_warm_engine):
+    code = cli_main(["generate", "--server", server, "--api-key", KEY, "--prompt",
+                     "The capital of France is", "--max-tokens", "8", "--temperature", "0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "device: remote" in out and "Paris" in out
+    code = cli_main(["generate", "--server", server, "--api-key", KEY,
+                     "--dtype", "float32"])
+    assert code != 0
+    assert "needs a local engine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ("path", "answered 404 Not Found .* usually ends in /v1"),
+        ("model", "does not serve model 'facebook/opt-125m'; it serves "
+                  "'smollm2-135m-instruct'"),
+        ("no key", "wants an API key and none was given - set VLESSON_API_KEY"),
+        ("wrong key", "refused the API key 'wr...' - check VLESSON_API_KEY"),
+    ],
+)
+def test_learner_mistakes_get_clear_errors(server, monkeypatch, change, needle):
+    monkeypatch.delenv(remote.API_KEY_ENV, raising=False)
+    url, kwargs = server, {"api_key": KEY}
+    if change == "path":
+        url = server.removesuffix("/v1") + "/api"
+    elif change == "model":
+        kwargs["model"] = "facebook/opt-125m"
+    elif change == "no key":
+        kwargs = {}
+    else:
+        kwargs = {"api_key": "wrong-key"}
+    with pytest.raises(vl.RemoteError, match=needle):
+        remote.RemoteLLM(url, **kwargs)
+
+
+def test_a_timeout_is_retried_then_reported(server, caplog):
+    slow = remote.RemoteLLM(server, api_key=KEY, timeout=0.3, attempts=2)
+    with pytest.raises(vl.RemoteError, match="did not answer within 0.3 s .2 tries."):
+        slow.generate(["Tell me a long story."],
+                      SamplingParams(max_tokens=200, ignore_eos=True), use_tqdm=False)
+    assert "retry 1/1" in caplog.text
