@@ -1,5 +1,6 @@
 # make lab   - set up .venv and the offline model (once), then open JupyterLab on notebooks/
 # make test  - the same set-up, then every test and notebook
+# make classroom-server - one vLLM server for a whole class (README: Classroom mode)
 .DEFAULT_GOAL := lab
 SHELL := /bin/bash
 VENV := .venv
@@ -8,8 +9,11 @@ STAMP := $(VENV)/.vlesson-setup
 PORT ?= 8888
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+SERVER_HOST ?= 0.0.0.0
+SERVER_PORT ?= 8000
+SERVER_ARGS ?=
 
-.PHONY: lab test setup model browser unit clean
+.PHONY: lab test setup model browser unit clean classroom-server classroom-test
 
 setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
@@ -35,6 +39,16 @@ browser:
 
 test: setup model browser
 	$(PY) -m pytest $(NBVAL) $(PYTEST_ARGS) tests notebooks
+
+# vLLM's OpenAI-compatible server with the offline model and vlesson's engine defaults;
+# learners: export VLESSON_SERVER=http://THIS-HOST:$(SERVER_PORT)/v1. Key: VLESSON_API_KEY.
+# More GPUs: make classroom-server SERVER_ARGS="--tensor-parallel-size 4"
+classroom-server: setup model
+	$(PY) -m vlesson classroom-server --host $(SERVER_HOST) --port $(SERVER_PORT) $(SERVER_ARGS)
+
+# Starts a real server on a free loopback port: the remote path, errors, a notebook on it.
+classroom-test: setup model
+	$(PY) -m pytest $(PYTEST_ARGS) tests/unit/test_remote.py tests/integration/test_classroom.py
 
 unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -6,6 +6,11 @@ Run under the engine lock: the server and the local engine both compute."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from vllm import SamplingParams
 
@@ -15,12 +20,19 @@ from vlesson.cli import main as cli_main
 
 KEY = "class-key-123"
 GREEDY = {"temperature": 0, "max_tokens": 16}
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "02_playground.ipynb"
+"""The notebook run on the server: the sliders and the next-token view."""
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with classroom.running_server(api_key=KEY, log=log) as url:
+def server_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("server") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def server(server_log):
+    with classroom.running_server(api_key=KEY, log=server_log) as url:
         yield url
 
 
@@ -155,3 +167,18 @@ def test_a_timeout_is_retried_then_reported(server, caplog):
         slow.generate(["Tell me a long story."],
                       SamplingParams(max_tokens=200, ignore_eos=True), use_tqdm=False)
     assert "retry 1/1" in caplog.text
+
+
+def test_a_notebook_runs_end_to_end_on_the_server(server, server_log):
+    if not NOTEBOOK.exists():
+        pytest.skip(f"{NOTEBOOK.name} is not on this branch yet")
+    before = server_log.read_text().count("POST /v1/completions")
+    env = {**os.environ, remote.SERVER_ENV: server, remote.API_KEY_ENV: KEY}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", "--nbval-cell-timeout=600", str(NOTEBOOK)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    # Its generations went to the server, not to an engine of its own.
+    assert server_log.read_text().count("POST /v1/completions") > before
