@@ -35,9 +35,11 @@ def test_manifest_survives_a_line_cut_by_a_kill(tmp_path):
 
 def test_pending_skips_only_prompts_with_a_result_file(tmp_path):
     (tmp_path / "a.txt").write_text("done")
-    for row in ({"key": "A", "status": "ok", "file": "a.txt"},
-                {"key": "B", "status": "ok", "file": "missing.txt"},
-                {"key": "C", "status": "error"}):
+    for row in (
+        {"key": "A", "status": "ok", "file": "a.txt"},
+        {"key": "B", "status": "ok", "file": "missing.txt"},
+        {"key": "C", "status": "error"},
+    ):
         batch._append(tmp_path, row)
     report = batch.BatchReport(tmp_path)
     # A twice: one result covers the first occurrence only.

@@ -18,10 +18,23 @@ from vlesson.cache import (
 )
 from vlesson.generate import Generation
 
-ENGINE = {"model": "smollm2-135m-instruct", "dtype": "float32", "quantization": None,
-          "max_model_len": 8192, "vllm": "0.32.0"}
-PARAMS = {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "max_tokens": 8, "seed": None,
-          "min_tokens": 0, "stop": [], "presence_penalty": 0.0}
+ENGINE = {
+    "model": "smollm2-135m-instruct",
+    "dtype": "float32",
+    "quantization": None,
+    "max_model_len": 8192,
+    "vllm": "0.32.0",
+}
+PARAMS = {
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "top_k": 0,
+    "max_tokens": 8,
+    "seed": None,
+    "min_tokens": 0,
+    "stop": [],
+    "presence_penalty": 0.0,
+}
 
 
 def key(engine=ENGINE, prompt="The capital of France is", params=PARAMS):
@@ -29,9 +42,16 @@ def key(engine=ENGINE, prompt="The capital of France is", params=PARAMS):
 
 
 def gen(text="Paris.", prompt="The capital of France is"):
-    return Generation(prompt=prompt, text=text, token_ids=(1, 2, 3), finish_reason="stop",
-                      prompt_tokens=5, params={"temperature": 0.0}, seconds=0.5,
-                      logprobs=(-0.1, -0.2, -0.3))
+    return Generation(
+        prompt=prompt,
+        text=text,
+        token_ids=(1, 2, 3),
+        finish_reason="stop",
+        prompt_tokens=5,
+        params={"temperature": 0.0},
+        seconds=0.5,
+        logprobs=(-0.1, -0.2, -0.3),
+    )
 
 
 def test_key_ignores_key_order_and_int_float_spelling():
@@ -40,22 +60,39 @@ def test_key_ignores_key_order_and_int_float_spelling():
     assert key(params=reordered) == key()
     assert key(engine=dict(reversed(list(ENGINE.items())))) == key()
     assert key(params={**PARAMS, "temperature": 0}) == key()  # 0 == 0.0 for the sampler
-    assert canonical_json({"b": 1, "a": [1.0, {"d": 2, "c": 3}]}) == \
-        '{"a":[1,{"c":3,"d":2}],"b":1}'
+    assert (
+        canonical_json({"b": 1, "a": [1.0, {"d": 2, "c": 3}]})
+        == '{"a":[1,{"c":3,"d":2}],"b":1}'
+    )
 
 
-@pytest.mark.parametrize("name, value", [
-    ("temperature", 0.5), ("top_p", 0.9), ("top_k", 20), ("max_tokens", 9),
-    ("seed", 0), ("min_tokens", 1), ("stop", ["."]), ("presence_penalty", 0.1),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("temperature", 0.5),
+        ("top_p", 0.9),
+        ("top_k", 20),
+        ("max_tokens", 9),
+        ("seed", 0),
+        ("min_tokens", 1),
+        ("stop", ["."]),
+        ("presence_penalty", 0.1),
+    ],
+)
 def test_any_single_sampling_change_changes_the_key(name, value):
     assert key(params={**PARAMS, name: value}) != key()
 
 
-@pytest.mark.parametrize("name, value", [
-    ("model", "gemma-3-270m"), ("dtype", "bfloat16"), ("quantization", "fp8"),
-    ("max_model_len", 2048), ("vllm", "0.33.0"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("model", "gemma-3-270m"),
+        ("dtype", "bfloat16"),
+        ("quantization", "fp8"),
+        ("max_model_len", 2048),
+        ("vllm", "0.33.0"),
+    ],
+)
 def test_any_output_deciding_engine_change_changes_the_key(name, value):
     assert key(engine={**ENGINE, name: value}) != key()
 
@@ -63,7 +100,9 @@ def test_any_output_deciding_engine_change_changes_the_key(name, value):
 def test_prompt_changes_the_key_and_seeds_stay_exact():
     assert key(prompt="The capital of France is ") != key()
     big = 2**63 - 1
-    assert key(params={**PARAMS, "seed": big}) != key(params={**PARAMS, "seed": big - 1})
+    assert key(params={**PARAMS, "seed": big}) != key(
+        params={**PARAMS, "seed": big - 1}
+    )
 
 
 def test_only_greedy_or_seeded_requests_are_reproducible():
@@ -89,8 +128,10 @@ def test_put_get_round_trip_and_stats(tmp_path):
 def test_a_stored_row_for_another_request_is_never_served(tmp_path):
     cache = ResultCache(tmp_path / "c.sqlite")
     cache.put(key(), make_request(ENGINE, "other prompt", PARAMS), gen())
-    assert cache.get(key(), make_request(ENGINE, "The capital of France is", PARAMS)) \
+    assert (
+        cache.get(key(), make_request(ENGINE, "The capital of France is", PARAMS))
         is None
+    )
 
 
 def test_a_corrupted_file_warns_and_misses_and_clear_recovers(tmp_path):

@@ -11,19 +11,23 @@ from vlesson.cli import common
 from vlesson.generate import Generation
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["batch", "--prompt", "x"], "--out"),
-    (["batch", "--out", "o"], "--prompts-file"),
-    (["batch", "--prompt", "x", "--out", "o", "--chunk-size", "0"], "--chunk-size"),
-    (["batch", "--prompt", "x", "--out", "o", "--top-p", "2"], "top_p must be in"),
-    (["sweep", "--out", "o", "--grid", "top_p=0.5,1.5"], "top_p must be in"),
-    (["sweep", "--out", "o", "--grid", "temp=1"], "NAME=V1,V2"),
-    (["sweep", "--out", "o", "--temperature", "0.5"], "temperature given both"),
-    (["generate", "--log", "runs.txt"], ".jsonl or .csv"),
-    (["batch", "--prompt", "x", "--out", "o", "--log", "r.log"], ".jsonl or .csv"),
-])
-def test_bad_input_exits_2_with_the_problem_named(argv, message, capsys, tmp_path,
-                                                  monkeypatch):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["batch", "--prompt", "x"], "--out"),
+        (["batch", "--out", "o"], "--prompts-file"),
+        (["batch", "--prompt", "x", "--out", "o", "--chunk-size", "0"], "--chunk-size"),
+        (["batch", "--prompt", "x", "--out", "o", "--top-p", "2"], "top_p must be in"),
+        (["sweep", "--out", "o", "--grid", "top_p=0.5,1.5"], "top_p must be in"),
+        (["sweep", "--out", "o", "--grid", "temp=1"], "NAME=V1,V2"),
+        (["sweep", "--out", "o", "--temperature", "0.5"], "temperature given both"),
+        (["generate", "--log", "runs.txt"], ".jsonl or .csv"),
+        (["batch", "--prompt", "x", "--out", "o", "--log", "r.log"], ".jsonl or .csv"),
+    ],
+)
+def test_bad_input_exits_2_with_the_problem_named(
+    argv, message, capsys, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     import vlesson.engine
 
@@ -53,5 +57,11 @@ def test_cache_stats_and_clear(tmp_path, capsys):
 
 def test_prompts_file_splits_on_newlines_only(tmp_path):
     path = tmp_path / "p.txt"
-    path.write_text("a\u2028b\x0cc\n# note\n\n../../etc/passwd\r\nx\x00y\n", encoding="utf-8")
-    assert common.read_prompts_file(path) == ["a\u2028b\x0cc", "../../etc/passwd", "x\x00y"]
+    path.write_text(
+        "a\u2028b\x0cc\n# note\n\n../../etc/passwd\r\nx\x00y\n", encoding="utf-8"
+    )
+    assert common.read_prompts_file(path) == [
+        "a\u2028b\x0cc",
+        "../../etc/passwd",
+        "x\x00y",
+    ]

@@ -11,11 +11,16 @@ from vlesson.generate import Generation, run_logger
 
 
 def gen(prompt="Hello, my name is", text=' "Ann",\nsaid she', n=4):
-    return Generation(prompt=prompt, text=text, token_ids=tuple(range(n)),
-                      finish_reason="length", prompt_tokens=5,
-                      params={"temperature": 0.8, "top_p": 0.95, "max_tokens": n,
-                              "seed": 3},
-                      seconds=0.5, logprobs=(-1.0,) * n)
+    return Generation(
+        prompt=prompt,
+        text=text,
+        token_ids=tuple(range(n)),
+        finish_reason="length",
+        prompt_tokens=5,
+        params={"temperature": 0.8, "top_p": 0.95, "max_tokens": n, "seed": 3},
+        seconds=0.5,
+        logprobs=(-1.0,) * n,
+    )
 
 
 def emit(g):

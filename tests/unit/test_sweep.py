@@ -45,15 +45,26 @@ def table():
     for t in (0.3, 0.7, 1.1):
         for p in (0.8, 0.95):
             for prompt in ("a", "b"):
-                rows.append({
-                    "temperature": t, "top_p": p, "prompt": prompt, "seed": 0,
-                    "text": "x", "num_tokens": 8, "finish_reason": "length",
-                    "mean_logprob": {0.3: -0.5, 0.7: -1.5, 1.1: -4.0}[t] - (p - 0.8),
-                    "chars": 10, "words": 5, "distinct_1": 0.9,
-                    "distinct_2": {0.3: 0.5, 0.7: 0.8, 1.1: 1.0}[t] + (p - 0.8) / 10,
-                    "repetition": {0.3: 0.4, 0.7: 0.1, 1.1: 0.0}[t],
-                    "non_word_share": 0.0,
-                })
+                rows.append(
+                    {
+                        "temperature": t,
+                        "top_p": p,
+                        "prompt": prompt,
+                        "seed": 0,
+                        "text": "x",
+                        "num_tokens": 8,
+                        "finish_reason": "length",
+                        "mean_logprob": {0.3: -0.5, 0.7: -1.5, 1.1: -4.0}[t]
+                        - (p - 0.8),
+                        "chars": 10,
+                        "words": 5,
+                        "distinct_1": 0.9,
+                        "distinct_2": {0.3: 0.5, 0.7: 0.8, 1.1: 1.0}[t]
+                        + (p - 0.8) / 10,
+                        "repetition": {0.3: 0.4, 0.7: 0.1, 1.1: 0.0}[t],
+                        "non_word_share": 0.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
