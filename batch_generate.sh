@@ -19,11 +19,14 @@ prompts_file=$1
 out_dir=$2
 shift 2
 
-# The exercise's settings; options given after OUT_DIR override them.
 if command -v vlesson >/dev/null; then
     vlesson=(vlesson)
 else
     vlesson=("${PYTHON:-python3}" -m vlesson)
 fi
+# The exercise's settings, unless the extra options give their own.
+defaults=()
+[[ " $* " == *" --temperature"* ]] || defaults+=(--temperature 0.8)
+[[ " $* " == *" --max-tokens"* ]] || defaults+=(--max-tokens 100)
 exec "${vlesson[@]}" batch --prompts-file "$prompts_file" --out "$out_dir" \
-    --temperature 0.8 --max-tokens 100 "$@"
+    "${defaults[@]}" "$@"

@@ -177,23 +177,26 @@ def recommend(
     best = coherent.sort_values(
         ["distinct_2", "mean_logprob"], ascending=[False, True]
     ).iloc[0]
-    return _recommendation(
-        best,
-        names,
-        goal,
-        "distinct_2",
+    ties = int((coherent["distinct_2"] == best["distinct_2"]).sum())
+    why = (
         f"of the {len(coherent)} coherent combinations (mean_logprob >= "
-        f"{min_mean_logprob}, repetition <= {max_repetition}) this has the highest",
+        f"{min_mean_logprob}, repetition <= {max_repetition}) this has the highest"
+    )
+    tie = f"; {ties} share it, so the lowest mean_logprob (the boldest) broke the tie"
+    return _recommendation(
+        best, names, goal, "distinct_2", why, tie if ties > 1 else ""
     )
 
 
 def _recommendation(
-    best: Any, names: list[str], goal: str, metric: str, why: str
+    best: Any, names: list[str], goal: str, metric: str, why: str, tie: str = ""
 ) -> Recommendation:
     params = {n: _plain(best[n]) for n in names}
     value = float(best[metric])
     settings = ", ".join(f"{k}={v}" for k, v in params.items())
-    reason = f"{goal}: {settings} - {why} {metric} ({value:.3f}); decided by {metric}"
+    reason = (
+        f"{goal}: {settings} - {why} {metric} ({value:.3f}){tie}; decided by {metric}"
+    )
     return Recommendation(params, goal, metric, value, reason)
 
 

@@ -94,3 +94,10 @@ def test_summary_heatmap_and_save(tmp_path):
     text = (tmp_path / "results_temp0.7_topp0.95.txt").read_text()
     assert text.count("Prompt: ") == 2
     assert len(pd.read_csv(tmp_path / "sweep.csv")) == 12
+
+
+def test_a_tie_on_the_deciding_metric_is_explained():
+    tied = table().assign(distinct_2=1.0)
+    best = sweep.recommend(tied, "diverse")
+    assert best.params == {"temperature": 0.7, "top_p": 0.95}  # boldest coherent one
+    assert "share it" in best.reason and "broke the tie" in best.reason
