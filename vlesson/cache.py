@@ -347,23 +347,30 @@ def cached_generate(
     ]
     cache.bypassed += keys.count(None)
     wanted = {k: r for k, r in zip(keys, requests) if k is not None}
-    found = cache.get_many(wanted)
+    found = cache.get_many(wanted) if wanted else {}
     todo = _unique_misses(keys, found)
     fresh = (
-        generate(
-            llm,
-            [prompts[i] for i in todo],
-            [per_prompt[i] for i in todo],
-            use_tqdm=use_tqdm,
+        dict(
+            zip(
+                todo,
+                generate(
+                    llm,
+                    [prompts[i] for i in todo],
+                    [per_prompt[i] for i in todo],
+                    use_tqdm=use_tqdm,
+                ),
+            )
         )
         if todo
-        else []
+        else {}
     )
-    cache.put_many([(keys[i], requests[i], g) for i, g in zip(todo, fresh) if keys[i]])
-    cache.record_totals(len(found), len(wanted) - len(found))
-    by_index = dict(zip(todo, fresh))
-    by_key = {keys[i]: g for i, g in by_index.items() if keys[i] is not None}
-    return [by_index.get(i) or found.get(k) or by_key[k] for i, k in enumerate(keys)]
+    stored = [(keys[i], requests[i], g) for i, g in fresh.items() if keys[i]]
+    if stored:
+        cache.put_many(stored)
+    if wanted:
+        cache.record_totals(len(found), len(wanted) - len(found))
+    found.update((keys[i], g) for i, g in fresh.items() if keys[i])  # repeats of a key
+    return [fresh[i] if i in fresh else found[k] for i, k in enumerate(keys)]
 
 
 def _unique_misses(
