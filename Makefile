@@ -5,6 +5,8 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# Notebook shell cells (!vlesson ...) and scripts find the venv's commands first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.vlesson-setup
 PORT ?= 8888
 PYTEST_ARGS ?=

@@ -5,6 +5,8 @@ Importing vlesson starts nothing and does not import vLLM (that takes about 10 s
 """
 
 from vlesson import sampling
+from vlesson import batch, cache, runlog, sweep
+from vlesson.cache import cached_generate
 from vlesson.engine import effective_engine_args, engine_info, get_llm, release
 from vlesson.generate import LESSON_PROMPTS, Generation, generate
 from vlesson.models import DEFAULT_MODEL, ModelNotAvailableError
@@ -29,5 +31,6 @@ __all__ = [
     "make_sampling_params",
     "release",
     "sampling",
+    "batch", "cache", "cached_generate", "runlog", "sweep",
     "validate",
 ]

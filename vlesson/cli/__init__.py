@@ -14,6 +14,9 @@ COMMANDS = {
     "generate": "vlesson.cli.generate",
     "models": "vlesson.cli.models",
     "prepare-model": "vlesson.cli.models",
+    "batch": "vlesson.cli.batch",
+    "sweep": "vlesson.cli.sweep",
+    "cache": "vlesson.cli.cache",
     "classroom-server": "vlesson.cli.classroom",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
@@ -24,6 +27,9 @@ commands:
   generate        generate text for prompts (the lesson's text_generation.py)
   models          list the offline models and where they are
   prepare-model   convert an offline model once (make lab does this)
+  batch           generate every prompt of a file, one result file each (resumable)
+  sweep           try a grid of sampling settings in one batched call, recommend one
+  cache           show (stats) or empty (clear) the result cache
   classroom-server  start vLLM's server for a class (learners set VLESSON_SERVER)
 """
 

@@ -4,6 +4,7 @@ prompt files, and the split of parsed arguments into engine and sampling parts."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 from collections.abc import Sequence
@@ -77,6 +78,29 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
         help="JSON or YAML file of defaults, keys as option names "
         '(e.g. {"temperature": 0.7, "max_tokens": 100}); the command line wins.',
     )
+
+
+def add_log_args(parser: argparse.ArgumentParser) -> None:
+    """Add --log FILE.jsonl|FILE.csv: append every generation to a run log (2.11)."""
+    parser.add_argument_group("Run log").add_argument(
+        "--log", type=Path, default=None, metavar="FILE.jsonl|FILE.csv",
+        help="Append one row per generation (time, model, engine and sampling settings, "
+        "tokens, seconds, tokens/s) to this file; load it with vl.runlog.load(FILE).",
+    )
+
+
+def run_log(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """Return a context that logs every generation to --log's file (or does nothing)."""
+    from vlesson import runlog
+
+    if getattr(args, "log", None) is None:
+        return contextlib.nullcontext()
+    try:
+        runlog.log_format(args.log)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    # propagate=False: the rows go to the file, not as INFO lines onto stderr.
+    return runlog.logging_to(args.log, propagate=False)
 
 
 def parse_with_config(
@@ -197,8 +221,9 @@ def read_prompts_file(path: Path) -> list[str]:
         ) from None
     except OSError as exc:
         raise UsageError(f"prompts file {path} cannot be read: {exc}") from None
+    # Split on newlines only: splitlines() would also cut at \x0c, \x1c, \u2028...
     prompts = [
-        line.strip() for line in text.splitlines()
+        line.strip() for line in text.split("\n")
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if not prompts:

@@ -23,6 +23,7 @@ def build_parser(prog: str = "vlesson generate") -> argparse.ArgumentParser:
     common.add_engine_args(parser)
     common.add_sampling_args(parser)
     common.add_input_args(parser)
+    common.add_log_args(parser)
     out = parser.add_argument_group("Output")
     out.add_argument(
         "--output", type=Path, default=None, metavar="FILE.jsonl",
@@ -31,7 +32,7 @@ def build_parser(prog: str = "vlesson generate") -> argparse.ArgumentParser:
     return parser
 
 
-OWN_OPTIONS = ("prompt", "prompts_file", "output")
+OWN_OPTIONS = ("prompt", "prompts_file", "output", "log")
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
@@ -46,10 +47,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     prompts = common.collect_prompts(args)
     engine_args, overrides = common.split_args(parser, args, OWN_OPTIONS)
     vl.validate(overrides)  # before the engine: bad input costs nothing
+    run_log = common.run_log(args)  # checks the --log file name now, attaches later
     llm = vl.get_llm(**engine_args)
     params = vl.make_sampling_params(llm, overrides)
     print_configuration(vl.engine_info(llm), vl.sampling.describe(params))
-    gens = vl.generate(llm, prompts, params)
+    with run_log:
+        gens = vl.generate(llm, prompts, params)
     for gen in gens:
         print(f"\nPrompt: {gen.prompt!r}\nOutput: {gen.text!r}")
         print(f"  ({gen.num_tokens} tokens, finish_reason={gen.finish_reason})")

@@ -1,0 +1,73 @@
+"""``vlesson batch``: every prompt of a file in one batched call, one file each (2.9)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from vlesson.cli import common
+
+DESCRIPTION = """Generate a completion for every prompt of a file (one per line, UTF-8;
+blank lines and # comments skipped) in one batched call. Each completion goes to its own
+file in --out, named by line number and hash, and manifest.jsonl lists prompt, file,
+parameters, tokens, finish reason and time. Run the same command again to resume: done
+prompts are skipped."""
+
+
+def build_parser(prog: str = "vlesson batch") -> argparse.ArgumentParser:
+    """Return the parser: engine, sampling, input, output and run-log options."""
+    from vlesson.compat import flexible_argument_parser
+
+    parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
+    common.add_engine_args(parser)
+    common.add_sampling_args(parser)
+    common.add_input_args(parser)
+    common.add_log_args(parser)
+    out = parser.add_argument_group("Output")
+    out.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="Folder for the result files and manifest.jsonl (created if missing).",
+    )
+    out.add_argument(
+        "--chunk-size",
+        type=int,
+        default=256,
+        metavar="N",
+        help="Prompts per batched call (default 256); a killed run redoes at most one.",
+    )
+    return parser
+
+
+OWN_OPTIONS = ("prompt", "prompts_file", "out", "chunk_size", "log")
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse argv, reading --config first."""
+    return common.parse_with_config(parser, argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Check the input, start the engine, generate what is not done yet, report."""
+    import vlesson as vl
+    from vlesson import batch
+
+    if args.prompts_file is None and not args.prompt:
+        raise common.UsageError("give the prompts: --prompts-file FILE (one per line)")
+    if args.chunk_size < 1:
+        raise common.UsageError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    prompts = common.collect_prompts(args)
+    engine_args, overrides = common.split_args(parser, args, OWN_OPTIONS)
+    vl.validate(overrides)
+    run_log = common.run_log(args)
+    llm = vl.get_llm(**engine_args)
+    params = vl.make_sampling_params(llm, overrides)
+    with run_log:
+        report = batch.run(llm, prompts, args.out, params, chunk_size=args.chunk_size)
+    print(report)
+    for row in report.failed:
+        print(f"  line {row['index']}: {row['error']}")
+    return 1 if report.failed else 0
