@@ -138,6 +138,9 @@ def _get_remote(
 ) -> RemoteLLM:
     global _warm
     given = _drop_none(engine_kwargs)
+    # --seed also seeds every request (cli.common.split_args), which a server honours;
+    # the engine's own seed only shapes unseeded requests, never reproducible there.
+    given.pop("seed", None)
     if given:
         names = ", ".join(f"{k}={v!r}" for k, v in given.items())
         raise RemoteUnsupportedError(local_only(f"Setting engine arguments ({names})",

@@ -21,8 +21,8 @@ from vlesson.cli import main as cli_main
 KEY = "class-key-123"
 GREEDY = {"temperature": 0, "max_tokens": 16}
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "02_playground.ipynb"
-"""The notebook run on the server: the sliders and the next-token view."""
+NOTEBOOKS = ["02_playground.ipynb", "04_batch_sweep_log_cache.ipynb"]
+"""Run on the server: the sliders and next-token view; batch, sweep, log and cache."""
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +136,52 @@ def test_the_cli_generates_on_the_server(server, capsys, no_warm_engine):
     assert "needs a local engine" in capsys.readouterr().err
 
 
+def test_a_sweep_on_the_server_is_one_request_per_setting_and_reproducible(
+    remote_llm, monkeypatch
+):
+    from vlesson import sweep
+
+    sent = []
+    real = remote_llm._complete
+    monkeypatch.setattr(remote_llm, "_complete", lambda job: sent.append(job) or real(job))
+    grid = {"temperature": [0.3, 1.1], "top_p": [0.7, 0.99]}
+    prompts = ["The future of AI is", "Hello, my name is"]
+    table = sweep.run(remote_llm, prompts, grid, base={"max_tokens": 8}, seed=5,
+                      use_tqdm=False)
+    again = sweep.run(remote_llm, prompts, grid, base={"max_tokens": 8}, seed=5,
+                      use_tqdm=False)
+    assert [len(job.prompts) for job in sent] == [2] * 8  # 4 settings x 2 runs
+    assert list(table["text"]) == list(again["text"])
+    assert len(table) == 8 and (table["num_tokens"] <= 8).all()
+    assert table["mean_logprob"].lt(0).all()  # logprobs came back through the API
+
+
+def test_batch_sweep_and_run_log_commands_on_the_server(
+    server, tmp_path, capsys, no_warm_engine
+):
+    from vlesson import batch, runlog
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The capital of France is\n" + "word " * 9000 + "\nHello\n")
+    log = tmp_path / "runs.jsonl"
+    remote_args = ["--server", server, "--api-key", KEY, "--max-tokens", "8"]
+    code = cli_main(["batch", "--prompts-file", str(prompts), "--out",
+                     str(tmp_path / "batch"), "--log", str(log), *remote_args])
+    assert code == 1  # one prompt could not be done; the others are
+    rows = batch.read_manifest(tmp_path / "batch")
+    # The server's tokenizer and context length caught the 9000-word prompt.
+    assert [r["status"] for r in rows].count("error") == 1
+    assert [r["status"] for r in rows].count("ok") == 2
+    assert cli_main(["sweep", "--prompt", "The capital of France is", "--grid",
+                     "temperature=0.3,1.1", "--out", str(tmp_path / "sweep"),
+                     "--log", str(log), *remote_args]) == 0
+    assert "recommended for diverse" in capsys.readouterr().out
+    assert (tmp_path / "sweep" / "results_temp1.1.txt").is_file()
+    df = runlog.load(log)
+    assert len(df) == 4 and (df["device"] == "remote").all()
+    assert (df["model"] == vl.DEFAULT_MODEL).all() and (df["max_model_len"] == 8192).all()
+
+
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
@@ -169,14 +215,16 @@ def test_a_timeout_is_retried_then_reported(server, caplog):
     assert "retry 1/1" in caplog.text
 
 
-def test_a_notebook_runs_end_to_end_on_the_server(server, server_log):
-    if not NOTEBOOK.exists():
-        pytest.skip(f"{NOTEBOOK.name} is not on this branch yet")
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_a_notebook_runs_end_to_end_on_the_server(server, server_log, name):
+    notebook = ROOT / "notebooks" / name
+    if not notebook.exists():
+        pytest.skip(f"{name} is not on this branch yet")
     before = server_log.read_text().count("POST /v1/completions")
     env = {**os.environ, remote.SERVER_ENV: server, remote.API_KEY_ENV: KEY}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-         "--nbval-current-env", "--nbval-cell-timeout=600", str(NOTEBOOK)],
+         "--nbval-current-env", "--nbval-cell-timeout=600", str(notebook)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
