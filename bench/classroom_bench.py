@@ -33,7 +33,10 @@ def make_move(llm, learner: int, max_tokens: int) -> Callable[[int], float]:
     def move(step: int) -> float:
         temperature = round(0.2 + 0.1 * ((learner + step) % 10), 2)
         params = vl.make_sampling_params(
-            llm, temperature=temperature, max_tokens=max_tokens, seed=learner,
+            llm,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=learner,
             ignore_eos=True,  # every move generates exactly max_tokens
         )
         start = time.perf_counter()
@@ -44,7 +47,9 @@ def make_move(llm, learner: int, max_tokens: int) -> Callable[[int], float]:
     return move
 
 
-def concurrent(moves: list[Callable[[int], float]], rounds: int) -> tuple[list[float], float]:
+def concurrent(
+    moves: list[Callable[[int], float]], rounds: int
+) -> tuple[list[float], float]:
     """Every learner moves at once, ``rounds`` times; return move times and wall time."""
     times: list[float] = []
     lock = threading.Lock()
@@ -66,7 +71,9 @@ def concurrent(moves: list[Callable[[int], float]], rounds: int) -> tuple[list[f
     return times, time.perf_counter() - start
 
 
-def sequential(moves: list[Callable[[int], float]], rounds: int) -> tuple[list[float], float]:
+def sequential(
+    moves: list[Callable[[int], float]], rounds: int
+) -> tuple[list[float], float]:
     """The same moves one after another; return move times and wall time."""
     start = time.perf_counter()
     times = [move(step) for step in range(rounds) for move in moves]
@@ -76,8 +83,10 @@ def sequential(moves: list[Callable[[int], float]], rounds: int) -> tuple[list[f
 def summary(name: str, times: list[float], wall: float, tokens: int) -> str:
     """Return one result line: p50/p95 per move, wall time, tokens/s."""
     cuts = statistics.quantiles(times, n=100, method="inclusive")
-    return (f"{name:>11} | {len(times):>5} | {cuts[49]:>8.2f} | {cuts[94]:>8.2f} | "
-            f"{max(times):>8.2f} | {wall:>7.1f} | {tokens / wall:>7.1f}")
+    return (
+        f"{name:>11} | {len(times):>5} | {cuts[49]:>8.2f} | {cuts[94]:>8.2f} | "
+        f"{max(times):>8.2f} | {wall:>7.1f} | {tokens / wall:>7.1f}"
+    )
 
 
 def run(server: str, api_key: str | None, args: argparse.Namespace) -> None:
@@ -91,14 +100,18 @@ def run(server: str, api_key: str | None, args: argparse.Namespace) -> None:
     tokens = args.learners * args.rounds * args.max_tokens
     together = concurrent(moves, args.rounds)
     one_by_one = sequential(moves, args.rounds)
-    print(f"server {server}; {args.learners} learners x {args.rounds} moves of "
-          f"{args.max_tokens} tokens")
+    print(
+        f"server {server}; {args.learners} learners x {args.rounds} moves of "
+        f"{args.max_tokens} tokens"
+    )
     print("   schedule | moves | p50 s/mv | p95 s/mv |  max s   |  wall s |   tok/s")
     print(summary("concurrent", *together, tokens))
     print(summary("sequential", *one_by_one, tokens))
     p50_ratio = statistics.median(together[0]) / statistics.median(one_by_one[0])
-    print(f"wall time: concurrent / sequential = {together[1] / one_by_one[1]:.2f}; "
-          f"p50 per move: concurrent / sequential = {p50_ratio:.2f}")
+    print(
+        f"wall time: concurrent / sequential = {together[1] / one_by_one[1]:.2f}; "
+        f"p50 per move: concurrent / sequential = {p50_ratio:.2f}"
+    )
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -46,9 +45,17 @@ def server_command(
 
     name = model or models.DEFAULT_MODEL
     command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", models.resolve(name), "--served-model-name", name,
-        "--host", host, "--port", str(port),
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        models.resolve(name),
+        "--served-model-name",
+        name,
+        "--host",
+        host,
+        "--port",
+        str(port),
     ]
     defaults = engine_defaults()
     if any(arg.startswith("--gpu-memory-utilization") for arg in extra):
@@ -111,10 +118,14 @@ def _wait_ready(process: subprocess.Popen, health: str, log: Path) -> None:
                 f"the vLLM server exited with code {process.returncode} before it was "
                 f"ready; the end of {log}:\n" + "\n".join(tail)
             )
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(health, timeout=5) as answer:
-                if answer.status == 200:
-                    logger.info("server ready after %.0f s", time.monotonic() - start)
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(health, timeout=5) as answer,
+        ):
+            if answer.status == 200:
+                logger.info("server ready after %.0f s", time.monotonic() - start)
+                return
         time.sleep(1.0)
-    raise RemoteError(f"the vLLM server was not ready after {READY_TIMEOUT:g} s - see {log}")
+    raise RemoteError(
+        f"the vLLM server was not ready after {READY_TIMEOUT:g} s - see {log}"
+    )

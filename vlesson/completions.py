@@ -16,19 +16,40 @@ if TYPE_CHECKING:
     from vllm import CompletionOutput, RequestOutput, SamplingParams
 
 STANDARD_FIELDS = (
-    "max_tokens", "temperature", "top_p", "n", "seed", "presence_penalty",
-    "frequency_penalty", "stop", "logprobs", "logit_bias",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "stop",
+    "logprobs",
+    "logit_bias",
 )
 """SamplingParams fields that are also OpenAI completions arguments."""
 VLLM_FIELDS = (
-    "top_k", "min_p", "min_tokens", "repetition_penalty", "ignore_eos",
-    "stop_token_ids", "skip_special_tokens", "spaces_between_special_tokens",
-    "include_stop_str_in_output", "bad_words", "allowed_token_ids",
+    "top_k",
+    "min_p",
+    "min_tokens",
+    "repetition_penalty",
+    "ignore_eos",
+    "stop_token_ids",
+    "skip_special_tokens",
+    "spaces_between_special_tokens",
+    "include_stop_str_in_output",
+    "bad_words",
+    "allowed_token_ids",
 )
 """SamplingParams fields vLLM's server takes as extra fields of the request."""
 NOT_SENT = (
-    "output_kind", "skip_clone", "detokenize", "flat_logprobs", "stream_interval",
-    "output_text_buffer_length", "skip_reading_prefix_cache",
+    "output_kind",
+    "skip_clone",
+    "detokenize",
+    "flat_logprobs",
+    "stream_interval",
+    "output_text_buffer_length",
+    "skip_reading_prefix_cache",
 )
 """Fields about how the engine hands results over, not about what is generated."""
 MAX_PROMPTS_PER_REQUEST = 32
@@ -81,8 +102,10 @@ def unsupported_fields(params: SamplingParams) -> list[str]:
     default = SamplingParams()
     sent = {*STANDARD_FIELDS, *VLLM_FIELDS, *NOT_SENT}
     return [
-        name for name in params.__struct_fields__
-        if not name.startswith("_") and name not in sent
+        name
+        for name in params.__struct_fields__
+        if not name.startswith("_")
+        and name not in sent
         and getattr(params, name) != getattr(default, name)
     ]
 
@@ -95,7 +118,9 @@ def plan_requests(
     """Group prompts with identical fields into as few requests as possible."""
     groups: dict[str, list[int]] = {}
     for index, one in enumerate(fields):
-        groups.setdefault(json.dumps(one, sort_keys=True, default=str), []).append(index)
+        groups.setdefault(json.dumps(one, sort_keys=True, default=str), []).append(
+            index
+        )
     jobs = []
     for indices in groups.values():
         for start in range(0, len(indices), max_prompts):
@@ -104,7 +129,9 @@ def plan_requests(
     return jobs
 
 
-def ids_to_name(jobs: Iterable[Job], responses: Iterable[Mapping[str, Any]]) -> set[int]:
+def ids_to_name(
+    jobs: Iterable[Job], responses: Iterable[Mapping[str, Any]]
+) -> set[int]:
     """Return every token id whose text the responses gave only as ``token_id:N``."""
     ids: set[int] = set()
     for job, response in zip(jobs, responses):
@@ -133,14 +160,16 @@ def to_request_outputs(
     outputs = []
     for k, prompt in enumerate(job.prompts):
         mine = choices[k * n : (k + 1) * n]
-        outputs.append(RequestOutput(
-            request_id=f"{response.get('id', 'remote')}-{k}",
-            prompt=prompt,
-            prompt_token_ids=mine[0].get("prompt_token_ids"),
-            prompt_logprobs=None,
-            outputs=[_completion(j, c, job, names) for j, c in enumerate(mine)],
-            finished=True,
-        ))
+        outputs.append(
+            RequestOutput(
+                request_id=f"{response.get('id', 'remote')}-{k}",
+                prompt=prompt,
+                prompt_token_ids=mine[0].get("prompt_token_ids"),
+                prompt_logprobs=None,
+                outputs=[_completion(j, c, job, names) for j, c in enumerate(mine)],
+                finished=True,
+            )
+        )
     return outputs
 
 
@@ -167,7 +196,10 @@ def _completion(
 
 
 def _steps(
-    logprobs: Mapping[str, Any], token_ids: list[int], job: Job, names: Mapping[int, str]
+    logprobs: Mapping[str, Any],
+    token_ids: list[int],
+    job: Job,
+    names: Mapping[int, str],
 ) -> list[dict[int, Any]] | None:
     """Rebuild vLLM's per-token ``{token_id: Logprob}``: the chosen token first, then
     the top-k by rank (rank None where the API hides it)."""

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from vlesson import models
 from vlesson.completions import (
     Job,
     ids_to_name,
@@ -43,8 +42,6 @@ DEFAULT_TIMEOUT = 120.0
 """Seconds one request may take; a whole class on one CPU server can queue a while."""
 MAX_CONCURRENCY = 8
 """Requests one workload keeps in flight; the server batches them with everyone's."""
-SERVED_NAME = models.DEFAULT_MODEL
-"""The name ``make classroom-server`` serves the offline model under."""
 
 
 class RemoteError(RuntimeError):
@@ -281,8 +278,11 @@ class RemoteTokenizer:
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         """Return the token ids of ``text`` as the served model sees them."""
-        body = {"model": self._llm.model_name, "prompt": text,
-                "add_special_tokens": add_special_tokens}
+        body = {
+            "model": self._llm.model_name,
+            "prompt": text,
+            "add_special_tokens": add_special_tokens,
+        }
         return list(self._llm.post("/tokenize", body, what="tokenizing")["tokens"])
 
     def decode(self, token_ids: Sequence[int]) -> str:
@@ -364,8 +364,12 @@ def _progress(use_tqdm: bool | Callable[..., Any], total: int) -> Any:
     from tqdm import tqdm
 
     factory = use_tqdm if callable(use_tqdm) else tqdm
-    return factory(total=total, desc="Generating on the server", unit="prompt",
-                   disable=use_tqdm is False)
+    return factory(
+        total=total,
+        desc="Generating on the server",
+        unit="prompt",
+        disable=use_tqdm is False,
+    )
 
 
 def _message(exc: Any) -> str:

@@ -19,49 +19,97 @@ from vlesson.generate import from_request_output
 GREEDY_TWO_PROMPTS = {  # logprobs=0, return_token_ids, prompts [France, Hello]
     "id": "cmpl-928ed46c4b7f421d",
     "choices": [
-        {"index": 1, "text": " Alex, and I'm", "finish_reason": "length",
-         "stop_reason": None, "token_ids": [5325, 28, 284, 339, 5248],
-         "prompt_token_ids": [19556, 28, 957, 1462, 314],
-         "logprobs": {"tokens": [" Alex", ",", " and", " I", "'m"],
-                      "token_logprobs": [-2.0118, -1.3188, -0.3856, -0.0356, -0.6593],
-                      "top_logprobs": [{" Alex": -2.0118}, {",": -1.3188},
-                                       {" and": -0.3856}, {" I": -0.0356},
-                                       {"'m": -0.6593}]}},
-        {"index": 0, "text": " Paris.\n\nThe", "finish_reason": "length",
-         "stop_reason": None, "token_ids": [7042, 30, 198, 198, 504],
-         "prompt_token_ids": [504, 3575, 282, 4649, 314],
-         "logprobs": {"tokens": [" Paris", ".", "\n", "\n", "The"],
-                      "token_logprobs": [-0.2692, -0.3565, -0.9824, -0.8504, -2.0048],
-                      "top_logprobs": [{" Paris": -0.2692}, {".": -0.3565},
-                                       {"\n": -0.9824}, {"\n": -0.8504},
-                                       {"The": -2.0048}]}},
+        {
+            "index": 1,
+            "text": " Alex, and I'm",
+            "finish_reason": "length",
+            "stop_reason": None,
+            "token_ids": [5325, 28, 284, 339, 5248],
+            "prompt_token_ids": [19556, 28, 957, 1462, 314],
+            "logprobs": {
+                "tokens": [" Alex", ",", " and", " I", "'m"],
+                "token_logprobs": [-2.0118, -1.3188, -0.3856, -0.0356, -0.6593],
+                "top_logprobs": [
+                    {" Alex": -2.0118},
+                    {",": -1.3188},
+                    {" and": -0.3856},
+                    {" I": -0.0356},
+                    {"'m": -0.6593},
+                ],
+            },
+        },
+        {
+            "index": 0,
+            "text": " Paris.\n\nThe",
+            "finish_reason": "length",
+            "stop_reason": None,
+            "token_ids": [7042, 30, 198, 198, 504],
+            "prompt_token_ids": [504, 3575, 282, 4649, 314],
+            "logprobs": {
+                "tokens": [" Paris", ".", "\n", "\n", "The"],
+                "token_logprobs": [-0.2692, -0.3565, -0.9824, -0.8504, -2.0048],
+                "top_logprobs": [
+                    {" Paris": -0.2692},
+                    {".": -0.3565},
+                    {"\n": -0.9824},
+                    {"\n": -0.8504},
+                    {"The": -2.0048},
+                ],
+            },
+        },
     ],
 }
 TOP3_AS_IDS = {  # logprobs=3, return_tokens_as_token_ids
     "id": "cmpl-9cdbd0a2e276a660",
     "choices": [
-        {"index": 0, "text": " Paris.", "finish_reason": "length", "stop_reason": None,
-         "token_ids": [7042, 30], "prompt_token_ids": [504, 3575, 282, 4649, 314],
-         "logprobs": {"tokens": ["token_id:7042", "token_id:30"],
-                      "token_logprobs": [-0.2692, -0.3885],
-                      "top_logprobs": [
-                          {"token_id:7042": -0.2692, "token_id:260": -2.7067,
-                           "token_id:4528": -4.4567},
-                          {"token_id:30": -0.3885, "token_id:28": -1.6385,
-                           "token_id:284": -3.0135}]}},
+        {
+            "index": 0,
+            "text": " Paris.",
+            "finish_reason": "length",
+            "stop_reason": None,
+            "token_ids": [7042, 30],
+            "prompt_token_ids": [504, 3575, 282, 4649, 314],
+            "logprobs": {
+                "tokens": ["token_id:7042", "token_id:30"],
+                "token_logprobs": [-0.2692, -0.3885],
+                "top_logprobs": [
+                    {
+                        "token_id:7042": -0.2692,
+                        "token_id:260": -2.7067,
+                        "token_id:4528": -4.4567,
+                    },
+                    {
+                        "token_id:30": -0.3885,
+                        "token_id:28": -1.6385,
+                        "token_id:284": -3.0135,
+                    },
+                ],
+            },
+        },
     ],
 }
 NAMES = {7042: " Paris", 260: " a", 4528: " the", 30: ".", 28: ",", 284: " and"}
 
 
 def job_for(params, prompts):
-    return completions.plan_requests(prompts, [completions.request_fields(params)] * len(prompts))[0]
+    return completions.plan_requests(
+        prompts, [completions.request_fields(params)] * len(prompts)
+    )[0]
 
 
 def test_sampling_params_become_openai_arguments_and_vllm_extras():
-    params = SamplingParams(temperature=0.7, top_p=0.9, top_k=20, max_tokens=32, seed=3,
-                            min_tokens=2, repetition_penalty=1.1, stop=["\n"],
-                            ignore_eos=True, logit_bias={5: -1.0})
+    params = SamplingParams(
+        temperature=0.7,
+        top_p=0.9,
+        top_k=20,
+        max_tokens=32,
+        seed=3,
+        min_tokens=2,
+        repetition_penalty=1.1,
+        stop=["\n"],
+        ignore_eos=True,
+        logit_bias={5: -1.0},
+    )
     standard, extra = job_for(params, ["x"]).split_fields()
     assert standard["temperature"] == 0.7 and standard["top_p"] == 0.9
     assert standard["max_tokens"] == 32 and standard["seed"] == 3
@@ -87,7 +135,8 @@ def test_prompts_sharing_settings_go_in_one_request_in_order():
     cold = completions.request_fields(SamplingParams(temperature=0.0))
     jobs = completions.plan_requests(list("abcde"), [hot, cold, hot, hot, cold])
     assert [(j.indices, j.prompts) for j in jobs] == [
-        ((0, 2, 3), ("a", "c", "d")), ((1, 4), ("b", "e"))
+        ((0, 2, 3), ("a", "c", "d")),
+        ((1, 4), ("b", "e")),
     ]
     chunks = completions.plan_requests(list("abcde"), [hot] * 5, max_prompts=2)
     assert [j.indices for j in chunks] == [(0, 1), (2, 3), (4,)]
@@ -111,21 +160,42 @@ def test_a_response_becomes_vllm_request_outputs_and_generations():
 def test_top_logprobs_keep_ids_ranks_and_the_chosen_token_first():
     job = job_for(SamplingParams(temperature=0, max_tokens=2, logprobs=3), ["France"])
     assert completions.ids_to_name([job], [TOP3_AS_IDS]) == set(NAMES)
-    steps = completions.to_request_outputs(TOP3_AS_IDS, job, NAMES)[0].outputs[0].logprobs
+    steps = (
+        completions.to_request_outputs(TOP3_AS_IDS, job, NAMES)[0].outputs[0].logprobs
+    )
     first = steps[0]
     assert list(first) == [7042, 260, 4528]
     assert [first[t].rank for t in first] == [1, 2, 3]
     assert first[260].decoded_token == " a" and first[260].logprob == -2.7067
     # The sampled token outside the top k: vLLM adds it, and its rank is unknown.
-    outside = {**TOP3_AS_IDS, "choices": [{**TOP3_AS_IDS["choices"][0], "logprobs": {
-        **TOP3_AS_IDS["choices"][0]["logprobs"],
-        "top_logprobs": [{"token_id:7042": -0.2692, "token_id:260": -2.7, "token_id:4528": -4.4},
-                         {"token_id:30": -5.0, "token_id:28": -0.1, "token_id:284": -0.2,
-                          "token_id:5": -0.3}]}}]}
+    outside = {
+        **TOP3_AS_IDS,
+        "choices": [
+            {
+                **TOP3_AS_IDS["choices"][0],
+                "logprobs": {
+                    **TOP3_AS_IDS["choices"][0]["logprobs"],
+                    "top_logprobs": [
+                        {
+                            "token_id:7042": -0.2692,
+                            "token_id:260": -2.7,
+                            "token_id:4528": -4.4,
+                        },
+                        {
+                            "token_id:30": -5.0,
+                            "token_id:28": -0.1,
+                            "token_id:284": -0.2,
+                            "token_id:5": -0.3,
+                        },
+                    ],
+                },
+            }
+        ],
+    }
     job2 = job_for(SamplingParams(temperature=1, max_tokens=2, logprobs=3), ["France"])
     second = completions.to_request_outputs(outside, job2, {**NAMES, 5: "&"})[0]
     step = second.outputs[0].logprobs[1]
-    assert list(step)[0] == 30 and step[30].rank is None
+    assert next(iter(step)) == 30 and step[30].rank is None
     assert [step[t].rank for t in (28, 284, 5)] == [1, 2, 3]
 
 
@@ -136,29 +206,38 @@ def test_a_short_response_is_an_error_not_a_silent_gap():
 
 
 CARDS = [
-    {"id": "smollm2-135m-instruct", "root": "/models/smollm2-135m-instruct",
-     "parent": None, "max_model_len": 8192},
+    {
+        "id": "smollm2-135m-instruct",
+        "root": "/models/smollm2-135m-instruct",
+        "parent": None,
+        "max_model_len": 8192,
+    },
     {"id": "my-lora", "root": "/adapters/lora", "parent": "smollm2-135m-instruct"},
 ]
 
 
 def test_the_served_model_is_found_by_name_or_folder_and_listed_when_missing():
-    assert remote.pick_model(CARDS, None, "http://h/v1")["id"] == "smollm2-135m-instruct"
+    assert (
+        remote.pick_model(CARDS, None, "http://h/v1")["id"] == "smollm2-135m-instruct"
+    )
     assert remote.pick_model(CARDS, "my-lora", "http://h/v1")["id"] == "my-lora"
     assert remote.pick_model(CARDS, "/models/smollm2-135m-instruct", "u")["id"] == (
         "smollm2-135m-instruct"
     )
-    with pytest.raises(vl.RemoteUnsupportedError,
-                       match="does not serve model 'facebook/opt-125m'; it serves "
-                       "'smollm2-135m-instruct', 'my-lora'"):
+    with pytest.raises(
+        vl.RemoteUnsupportedError,
+        match="does not serve model 'facebook/opt-125m'; it serves "
+        "'smollm2-135m-instruct', 'my-lora'",
+    ):
         remote.pick_model(CARDS, "facebook/opt-125m", "http://h/v1")
     with pytest.raises(vl.RemoteError, match="serves no model"):
         remote.pick_model([], None, "http://h/v1")
 
 
 def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
-    command = classroom.server_command(port=8123, api_key="k",
-                                    extra=["--tensor-parallel-size", "2"])
+    command = classroom.server_command(
+        port=8123, api_key="k", extra=["--tensor-parallel-size", "2"]
+    )
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert command[command.index("--served-model-name") + 1] == vl.DEFAULT_MODEL
     assert command[command.index("--port") + 1] == "8123"
@@ -172,9 +251,11 @@ def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
 
 def test_engine_arguments_on_a_server_say_they_need_a_local_engine(monkeypatch):
     monkeypatch.setenv(remote.SERVER_ENV, "http://127.0.0.1:9/v1")
-    with pytest.raises(vl.RemoteUnsupportedError,
-                       match=r"Setting engine arguments \(gpu_memory_utilization=0.5\) "
-                       "needs a local engine: vlesson is using http://127.0.0.1:9/v1"):
+    with pytest.raises(
+        vl.RemoteUnsupportedError,
+        match=r"Setting engine arguments \(gpu_memory_utilization=0.5\) "
+        "needs a local engine: vlesson is using http://127.0.0.1:9/v1",
+    ):
         vl.get_llm(gpu_memory_utilization=0.5, seed=7)  # seed: each request has it
     with pytest.raises(vl.RemoteError, match="must start with http:// or https://"):
         vl.get_llm(server="localhost:8000/v1")

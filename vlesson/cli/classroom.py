@@ -19,19 +19,27 @@ def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentPar
     """Return the parser of the few options vlesson sets; the rest go to vLLM."""
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     parser.add_argument(
-        "--model", default=None,
+        "--model",
+        default=None,
         help="Offline short name, folder or hub id (default smollm2-135m-instruct); "
         "learners see it under this name.",
     )
-    parser.add_argument("--host", default="0.0.0.0",
-                        help="Address to listen on (default 0.0.0.0: the network).")
+    parser.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="Address to listen on (default 0.0.0.0: the network).",
+    )
     parser.add_argument("--port", type=int, default=8000, help="Default 8000.")
     parser.add_argument(
-        "--api-key", default=None,
+        "--api-key",
+        default=None,
         help="Require this key from learners (default $VLESSON_API_KEY; none: open).",
     )
-    parser.add_argument("--dry-run", action="store_true",
-                        help="Print the command line and start nothing.")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="Print the command line and start nothing.",
+    )
     return parser
 
 
