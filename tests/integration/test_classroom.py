@@ -155,6 +155,26 @@ def test_the_cli_generates_on_the_server(server, capsys, no_warm_engine):
     assert "needs a local engine" in capsys.readouterr().err
 
 
+def test_the_slider_panel_and_next_token_view_on_the_server(llm, remote_llm):
+    widgets = pytest.importorskip("vlesson.widgets")
+    panel = widgets.panel(
+        remote_llm, "The capital of France is", temperature=0.0, max_tokens=12
+    )
+    first = panel.generation
+    assert panel.error is None and "Paris" in first.text
+    panel.controls["max_tokens"].value = 4  # a learner moves a slider
+    assert panel.generation.token_ids == first.token_ids[:4]
+    assert "max_tokens=4" in panel.outputs["settings"].value
+    panel.controls["seed"].value = "forty-two"
+    assert "seed must be an integer" in panel.outputs["settings"].value
+    served = widgets.next_token(remote_llm, "The capital of France is")
+    local = widgets.next_token(llm, "The capital of France is")
+    assert list(served.logprobs) == list(local.logprobs)  # same candidates, same order
+    assert served.reshaped.candidates[0].token == " Paris"
+    served.controls["top_k"].value = 1
+    assert served.reshaped.kept == 1 and served.error is None
+
+
 def test_a_sweep_on_the_server_is_one_request_per_setting_and_reproducible(
     remote_llm, monkeypatch
 ):
