@@ -21,7 +21,7 @@ from vlesson.cli import main as cli_main
 KEY = "class-key-123"
 GREEDY = {"temperature": 0, "max_tokens": 16}
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["02_playground.ipynb", "04_batch_sweep_log_cache.ipynb"]
+NOTEBOOKS = ["01_parameters_and_cli.ipynb", "02_playground.ipynb", "07_self_assessment.ipynb"]
 """Run on the server: the sliders and next-token view; batch, sweep, log and cache."""
 
 
@@ -293,6 +293,8 @@ def test_a_notebook_runs_end_to_end_on_the_server(server, server_log, name):
         pytest.skip(f"{name} is not on this branch yet")
     before = server_log.read_text().count("POST /v1/completions")
     env = {**os.environ, remote.SERVER_ENV: server, remote.API_KEY_ENV: KEY}
+    # Shell cells run `!vlesson ...`: the venv's commands first, as `make test` does.
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
     result = subprocess.run(
         [
             sys.executable,
