@@ -21,7 +21,7 @@ from vlesson.cli import main as cli_main
 KEY = "class-key-123"
 GREEDY = {"temperature": 0, "max_tokens": 16}
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["01_parameters_and_cli.ipynb", "02_playground.ipynb", "07_self_assessment.ipynb"]
+NOTEBOOKS = ["02_playground.ipynb", "04_batch_sweep_log_cache.ipynb"]
 """Run on the server: the sliders and next-token view; batch, sweep, log and cache."""
 
 
