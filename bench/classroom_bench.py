@@ -13,6 +13,7 @@ Without --server it starts the offline model's server (vlesson.classroom) on a f
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import threading
 import time
@@ -102,7 +103,9 @@ def run(server: str, api_key: str | None, args: argparse.Namespace) -> None:
     one_by_one = sequential(moves, args.rounds)
     print(
         f"server {server}; {args.learners} learners x {args.rounds} moves of "
-        f"{args.max_tokens} tokens"
+        f"{args.max_tokens} tokens; load average after: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " (other work on the machine skews the figures)"
     )
     print("   schedule | moves | p50 s/mv | p95 s/mv |  max s   |  wall s |   tok/s")
     print(summary("concurrent", *together, tokens))
