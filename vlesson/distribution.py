@@ -33,7 +33,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Reshaped:
-    """The top candidates before and after reshaping, plus the rest of the vocabulary."""
+    """The top candidates before and after reshaping, plus the rest of the vocab."""
 
     candidates: tuple[Candidate, ...]
     rest_before: float
@@ -139,7 +139,7 @@ def next_token_logprobs(llm: LLM, prompt: str, top_n: int = TOP_N) -> dict[str, 
     from vlesson.sampling import make_sampling_params
 
     params = make_sampling_params(llm, max_tokens=1, temperature=0, logprobs=top_n)
-    output = llm.generate([prompt], params, use_tqdm=False)[0]
+    output = llm.generate([prompt], [params], use_tqdm=False)[0]
     return candidates_from_step(output.outputs[0].logprobs[0])
 
 
@@ -147,7 +147,9 @@ def candidates_from_step(step: Mapping[int, Any]) -> dict[str, float]:
     """Turn one step of vLLM logprobs ({token_id: Logprob}) into token -> logprob."""
     result: dict[str, float] = {}
     for token_id, info in step.items():
-        token = info.decoded_token if info.decoded_token is not None else f"<{token_id}>"
+        token = (
+            info.decoded_token if info.decoded_token is not None else f"<{token_id}>"
+        )
         if token in result:  # two ids can decode alike; keep them apart
             token = f"{token}<{token_id}>"
         result[token] = info.logprob

@@ -56,12 +56,16 @@ def test_rest_estimate_is_a_bound_in_the_documented_direction():
     cold = reshape(LOGPROBS, temperature=0.5)
     weights = {"P": 0.5**2, "t": 0.2**2, "L": 0.1**2}
     estimate = 2 * 0.1**2
-    assert cold.rest_after == pytest.approx(estimate / (sum(weights.values()) + estimate))
+    assert cold.rest_after == pytest.approx(
+        estimate / (sum(weights.values()) + estimate)
+    )
 
 
 def test_top_k_keeps_exactly_k_and_drops_the_rest():
     r = reshape(LOGPROBS, top_k=2)
-    assert after(r) == pytest.approx({" Paris": 0.5 / 0.7, " the": 0.2 / 0.7, " London": 0})
+    assert after(r) == pytest.approx(
+        {" Paris": 0.5 / 0.7, " the": 0.2 / 0.7, " London": 0}
+    )
     assert r.rest_after == 0.0 and r.rest_exact and r.kept == 2
 
 
@@ -78,7 +82,9 @@ def test_top_k_above_n_keeps_part_of_the_rest():
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
     r = reshape(LOGPROBS, top_p=0.6)  # 0.5 < 0.6, so " the" is needed; 0.7 >= 0.6
-    assert after(r) == pytest.approx({" Paris": 0.5 / 0.7, " the": 0.2 / 0.7, " London": 0})
+    assert after(r) == pytest.approx(
+        {" Paris": 0.5 / 0.7, " the": 0.2 / 0.7, " London": 0}
+    )
     assert r.rest_exact and r.rest_after == 0.0
     assert reshape(LOGPROBS, top_p=0.5).kept == 1  # the first token alone reaches 0.5
 
@@ -105,4 +111,8 @@ def test_vllm_step_is_read_by_decoded_token():
         9: SimpleNamespace(logprob=-2.0, decoded_token=None),
         10: SimpleNamespace(logprob=-2.5, decoded_token=" Paris"),
     }
-    assert candidates_from_step(step) == {" Paris": -0.3, "<9>": -2.0, " Paris<10>": -2.5}
+    assert candidates_from_step(step) == {
+        " Paris": -0.3,
+        "<9>": -2.0,
+        " Paris<10>": -2.5,
+    }
