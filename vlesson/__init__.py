@@ -4,7 +4,8 @@ Usage: ``import vlesson as vl``; then ``llm = vl.get_llm()`` and ``vl.generate(l
 Importing vlesson starts nothing and does not import vLLM (that takes about 10 s).
 """
 
-from vlesson import sampling
+from vlesson import check, distribution, experiments, sampling, solutions, widgets
+from vlesson.cli import options
 from vlesson.engine import effective_engine_args, engine_info, get_llm, release
 from vlesson.generate import LESSON_PROMPTS, Generation, generate
 from vlesson.models import DEFAULT_MODEL, ModelNotAvailableError
@@ -19,12 +20,18 @@ __all__ = [
     "Generation",
     "ModelNotAvailableError",
     "ParamError",
+    "check",
+    "distribution",
     "effective_engine_args",
     "engine_info",
+    "experiments",
     "generate",
     "get_llm",
     "make_sampling_params",
+    "options",
     "release",
     "sampling",
+    "solutions",
     "validate",
+    "widgets",
 ]
