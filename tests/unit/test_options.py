@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from vlesson import compat
 from vlesson.cli import options
 
 
@@ -36,4 +35,23 @@ def test_unknown_command_is_named():
 
 
 def test_quantization_methods_include_the_exercise_ones():
-    assert {"awq", "gptq"} <= set(compat.quantization_methods())
+    assert {"awq", "gptq"} <= set(options.quantization_methods())
+
+
+def test_parse_reads_config_and_the_command_line_wins(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"temperature": 0.7, "top_p": 0.95}')
+    args = options.parse(
+        "generate",
+        [
+            "--config",
+            str(config),
+            "--temperature",
+            "0.2",
+            "--prompt",
+            "A",
+            "--prompt",
+            "B",
+        ],
+    )
+    assert (args.temperature, args.top_p, args.prompt) == (0.2, 0.95, ["A", "B"])

@@ -7,16 +7,32 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Sequence
 from typing import Any
+
+from vlesson.compat import quantization_methods
+
+__all__ = ["default", "groups", "parse", "parser_for", "quantization_methods"]
 
 
 def parser_for(command: str = "generate") -> argparse.ArgumentParser:
     """Return the real parser of ``vlesson COMMAND`` (what ``--help`` prints)."""
+    module = importlib.import_module(_module(command))
+    return module.build_parser(f"vlesson {command}")
+
+
+def _module(command: str) -> str:
     from vlesson.cli import COMMANDS
 
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r} - one of {', '.join(COMMANDS)}")
-    return importlib.import_module(COMMANDS[command]).build_parser(f"vlesson {command}")
+    return COMMANDS[command]
+
+
+def parse(command: str, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse argv exactly as ``vlesson COMMAND`` does (``--config`` first)."""
+    module = importlib.import_module(_module(command))
+    return module.parse(module.build_parser(f"vlesson {command}"), list(argv))
 
 
 def groups(parser: argparse.ArgumentParser) -> list[tuple[str, int]]:
