@@ -9,6 +9,8 @@ PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+# Notebooks run `!vlesson ...`: the kernel's shell must find the venv's commands.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: lab test setup model unit clean
 

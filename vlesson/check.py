@@ -295,9 +295,10 @@ SAMPLE_LOG = (
 
 def read_log(fn: Callable[[str], Mapping[str, Any]], log_text: str, llm: LLM) -> str:
     """Check ``fn(log) -> {"kv_cache_tokens", "max_concurrency"}`` on a real log."""
+    last = (log_text.strip().splitlines() or ["(empty)"])[-1]
     assert "KV cache size" in log_text, (
         "this log has no 'KV cache size' line: capture the start-up log with "
-        "VLLM_LOGGING_LEVEL=INFO (vLLM logs it at INFO level)"
+        f"VLLM_LOGGING_LEVEL=INFO (vLLM logs it at INFO level). Its last line: {last}"
     )
     from vlesson.compat import kv_cache_capacity
 
