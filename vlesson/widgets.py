@@ -227,6 +227,11 @@ class Panel(widgets.VBox):
         return {"prompt": self.prompt, **self.sides}
 
     @property
+    def output(self) -> widgets.HTML:
+        """The output widget of a one-sided panel."""
+        return next(iter(self.outputs.values()))
+
+    @property
     def generation(self) -> Generation | None:
         """The last result of a one-sided panel."""
         return next(iter(self.generations.values()), None)

@@ -15,18 +15,18 @@ def test_panel_follows_its_sliders(llm):
     assert panel.error is None and "Paris" in first.text and first.num_tokens <= 12
     panel.controls["max_tokens"].value = 4
     short = panel.generation
-    html = panel.outputs["settings"].value
+    html = panel.output.value
     assert short.num_tokens == 4 and short.token_ids == first.token_ids[:4]
     assert "max_tokens=4" in html and "4 tokens" in html
     panel.controls["temperature"].value = 1.5
     assert panel.generation.params["temperature"] == 1.5
-    assert "temperature=1.50" in panel.outputs["settings"].value
+    assert "temperature=1.50" in panel.output.value
 
 
 def test_panel_shows_a_bad_seed_instead_of_raising(llm):
     panel = vl.widgets.panel(llm, "Hello", max_tokens=4)
     panel.controls["seed"].value = "forty-two"
-    assert "seed must be an integer" in panel.outputs["settings"].value
+    assert "seed must be an integer" in panel.output.value
 
 
 def test_compare_runs_both_settings_on_one_prompt(llm):

@@ -131,7 +131,7 @@ def test_panel_calls_generate_once_per_change_with_exactly_those_values():
     prompts, [sp] = llm.calls[-1]
     assert prompts == ["Hello"]
     assert (sp.temperature, sp.max_tokens, sp.seed, sp.top_k) == (0.35, 8, 42, 0)
-    assert "temperature=0.35" in panel.outputs["settings"].value
+    assert "temperature=0.35" in panel.output.value
     assert panel.generation.params["temperature"] == 0.35
 
 
