@@ -4,9 +4,20 @@ Usage: ``import vlesson as vl``; then ``llm = vl.get_llm()`` and ``vl.generate(l
 Importing vlesson starts nothing and does not import vLLM (that takes about 10 s).
 """
 
-from vlesson import sampling
-from vlesson import batch, cache, runlog, sweep
+from vlesson import (
+    batch,
+    cache,
+    check,
+    distribution,
+    experiments,
+    runlog,
+    sampling,
+    solutions,
+    sweep,
+    widgets,
+)
 from vlesson.cache import cached_generate
+from vlesson.cli import options
 from vlesson.engine import effective_engine_args, engine_info, get_llm, release
 from vlesson.generate import LESSON_PROMPTS, Generation, generate
 from vlesson.models import DEFAULT_MODEL, ModelNotAvailableError
@@ -24,13 +35,23 @@ __all__ = [
     "ParamError",
     "RemoteError",
     "RemoteUnsupportedError",
+    "batch",
+    "cache",
+    "cached_generate",
+    "check",
+    "distribution",
     "effective_engine_args",
     "engine_info",
+    "experiments",
     "generate",
     "get_llm",
     "make_sampling_params",
+    "options",
     "release",
+    "runlog",
     "sampling",
-    "batch", "cache", "cached_generate", "runlog", "sweep",
+    "solutions",
+    "sweep",
     "validate",
+    "widgets",
 ]
