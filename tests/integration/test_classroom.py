@@ -21,8 +21,13 @@ from vlesson.cli import main as cli_main
 KEY = "class-key-123"
 GREEDY = {"temperature": 0, "max_tokens": 16}
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["02_playground.ipynb", "04_batch_sweep_log_cache.ipynb"]
-"""Run on the server: the sliders and next-token view; batch, sweep, log and cache."""
+NOTEBOOKS = [
+    "02_playground.ipynb",
+    "04_batch_sweep_log_cache.ipynb",
+    "07_self_assessment.ipynb",
+]
+"""Run on the server: sliders and next-token view; batch, sweep, log and cache; the
+checkpoints, one of which (the engine's start-up log) says it needs a local engine."""
 
 
 @pytest.fixture(scope="module")
