@@ -53,6 +53,7 @@ def concurrent(
 ) -> tuple[list[float], float]:
     """Every learner moves at once, ``rounds`` times; return move times and wall time."""
     times: list[float] = []
+    slowest = [0.0] * rounds
     lock = threading.Lock()
     barrier = threading.Barrier(len(moves))
 
@@ -62,6 +63,7 @@ def concurrent(
             seconds = move(step)
             with lock:
                 times.append(seconds)
+                slowest[step] = max(slowest[step], seconds)
 
     threads = [threading.Thread(target=learner, args=(m,)) for m in moves]
     start = time.perf_counter()
@@ -69,7 +71,11 @@ def concurrent(
         thread.start()
     for thread in threads:
         thread.join()
-    return times, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    print(
+        "concurrent: slowest move per round " + ", ".join(f"{x:.2f}" for x in slowest)
+    )
+    return times, wall
 
 
 def sequential(
@@ -97,7 +103,7 @@ def run(server: str, api_key: str | None, args: argparse.Namespace) -> None:
     # One client per learner, as on thirty laptops.
     clients = [RemoteLLM(server, api_key=api_key) for _ in range(args.learners)]
     moves = [make_move(c, i, args.max_tokens) for i, c in enumerate(clients)]
-    moves[0](0)  # warm-up
+    concurrent(moves, 1)  # warm-up: the server's first batch of this size, not counted
     tokens = args.learners * args.rounds * args.max_tokens
     together = concurrent(moves, args.rounds)
     one_by_one = sequential(moves, args.rounds)
