@@ -14,6 +14,7 @@ COMMANDS = {
     "generate": "vlesson.cli.generate",
     "models": "vlesson.cli.models",
     "prepare-model": "vlesson.cli.models",
+    "serve": "vlesson.cli.serve",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
@@ -23,6 +24,7 @@ commands:
   generate        generate text for prompts (the lesson's text_generation.py)
   models          list the offline models and where they are
   prepare-model   convert an offline model once (make lab does this)
+  serve           serve the model over HTTP (FastAPI, vLLM's async engine)
 """
 
 

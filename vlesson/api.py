@@ -1,0 +1,455 @@
+"""The web API (exercise 2.13): FastAPI in front of vLLM's asynchronous engine.
+
+``create_app()`` loads the model once, at start-up. Every prompt of every request goes
+to the engine as its own request, so prompts arriving together - from one request or
+from many clients - are batched by vLLM's scheduler instead of queueing behind each
+other. ``vlesson serve`` runs the app with uvicorn; ``start_server()`` runs that command
+in a subprocess for tests and notebooks. Importing this module does not import vLLM.
+"""
+
+import asyncio
+import dataclasses
+import difflib
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from vlesson import models
+from vlesson.engine import effective_engine_args
+from vlesson.generate import Generation, from_request_output, run_logger
+from vlesson.sampling import PARAMS, Param, ParamError, make_sampling_params
+from vlesson.server import Server, free_port, start_server
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["API_KEY_ENV", "Limits", "Server", "create_app", "free_port", "start_server"]
+
+API_KEY_ENV = "VLESSON_API_KEY"
+"""The environment variable ``vlesson serve`` reads its API key from (unset: no key)."""
+
+API_PARAMS = (
+    "temperature", "top_p", "top_k", "max_tokens", "min_tokens", "seed",
+    "presence_penalty", "frequency_penalty", "repetition_penalty", "min_p", "logprobs",
+)
+"""The PARAMS the API accepts. ``n`` is left out: one completion per prompt (send the
+prompt several times with different seeds instead)."""
+
+SEED_MAX = 2**63 - 1
+"""torch seeds a generator with a 64-bit integer; a larger seed would fail the step."""
+
+MAX_STOP = 4
+"""At most this many stop strings, each of 1 to 64 characters."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one request may ask for; the OpenAPI page shows these bounds."""
+
+    max_prompts: int = dataclasses.field(
+        default=32, metadata={"help": "Most prompts in one request."})
+    max_prompt_chars: int = dataclasses.field(
+        default=4000, metadata={"help": "Most characters in one prompt (it must also "
+                                "fit the model's context)."})
+    max_tokens: int = dataclasses.field(
+        default=512, metadata={"help": "Highest max_tokens a request may ask for; it "
+                               "also caps the model's default."})
+
+
+def api_params(limits: Limits) -> dict[str, Param]:
+    """Return the PARAMS entries the API accepts, tightened where a server must."""
+    tighter = {
+        "max_tokens": {"high": limits.max_tokens},
+        "min_tokens": {"high": limits.max_tokens},
+        "seed": {"low": 0, "high": SEED_MAX},
+    }
+    return {n: dataclasses.replace(PARAMS[n], **tighter.get(n, {})) for n in API_PARAMS}
+
+
+def _param_field(p: Param) -> tuple[Any, Any]:
+    bounds: dict[str, Any] = {}
+    if p.low is not None:
+        bounds["gt" if p.low_open else "ge"] = p.kind(p.low)
+    if p.high is not None:
+        bounds["le"] = p.kind(p.high)
+    if p.kind is float:
+        bounds["allow_inf_nan"] = False
+    # strict: "0.5" (a string) and true (a bool) are not numbers
+    field = Field(None, strict=True, description=f"{p.help} Range: {p.range_text()}.",
+                  **bounds)
+    return p.kind | None, field
+
+
+def request_model(limits: Limits) -> type[BaseModel]:
+    """Build the /generate request model; every sampling field's limits come from PARAMS."""
+    text = Annotated[str, StringConstraints(min_length=1,
+                                            max_length=limits.max_prompt_chars)]
+    many = Annotated[list[text], Field(min_length=1, max_length=limits.max_prompts)]
+    stop = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    fields: dict[str, Any] = {
+        "prompt": (text | many, Field(
+            description=f"One prompt, or a list of 1 to {limits.max_prompts} prompts "
+            f"(1 to {limits.max_prompt_chars} characters each, and within the model's "
+            "context). Results come back in the same order.",
+            examples=["The capital of France is"])),
+        "stream": (bool, Field(False, description="Send tokens as server-sent events "
+                                "while they are generated (a single prompt only).")),
+        "stop": (list[stop] | None, Field(None, max_length=MAX_STOP, description=(
+            f"Up to {MAX_STOP} strings that end the completion when generated."))),
+        **{name: _param_field(p) for name, p in api_params(limits).items()},
+    }
+    return create_model(
+        "GenerateRequest", __config__=ConfigDict(extra="forbid"),
+        __doc__="Prompts and sampling parameters; omitted parameters keep the model's "
+        "defaults (llm.get_default_sampling_params()).", **fields,
+    )
+
+
+class Completion(BaseModel):
+    """One prompt's completion: vlesson's Generation.as_dict() plus time to first token."""
+
+    prompt: str
+    text: str
+    num_tokens: int
+    prompt_tokens: int
+    finish_reason: str | None
+    mean_logprob: float | None
+    seconds: float = Field(description="From the request's arrival to the last token.")
+    first_token_seconds: float | None = Field(
+        description="From the request's arrival to the first token.")
+    params: dict[str, Any]
+    token_ids: list[int]
+
+
+class GenerateResponse(BaseModel):
+    """All completions of a request, in the order of its prompts."""
+
+    model: str
+    outputs: list[Completion]
+    num_tokens: int = Field(description="Generated tokens, all prompts together.")
+    seconds: float = Field(description="Wall time of the whole request.")
+
+
+class ModelCard(BaseModel):
+    """The one model this server holds (requests cannot load another)."""
+
+    id: str
+    max_model_len: int
+    dtype: str
+    limits: dict[str, int]
+
+
+class Health(BaseModel):
+    """Liveness: the engine is loaded and has not failed."""
+
+    status: str
+    model: str
+
+
+class _Served:
+    """The loaded engine, with what ``make_sampling_params`` reads from an ``LLM``."""
+
+    def __init__(self, engine: Any, name: str, limits: Limits):
+        self.llm_engine = engine  # make_sampling_params reads llm_engine.model_config
+        self.name = name
+        self.limits = limits
+        diff = engine.model_config.get_diff_sampling_param()
+        self._diff = diff
+
+    def get_default_sampling_params(self) -> Any:
+        """Return the model's default SamplingParams, as ``LLM`` does."""
+        from vllm import SamplingParams
+
+        return SamplingParams.from_optional(**self._diff) if self._diff else (
+            SamplingParams())
+
+    def sampling_params(self, body: BaseModel) -> Any:
+        """Start from the model's defaults, override the given values, cap max_tokens."""
+        given = body.model_dump(include={*API_PARAMS, "stop"}, exclude_none=True)
+        given.setdefault("logprobs", 0)  # the chosen token's logprob: mean_logprob
+        params = make_sampling_params(self, given)
+        if params.max_tokens is None or params.max_tokens > self.limits.max_tokens:
+            params.max_tokens = self.limits.max_tokens
+        return params
+
+    async def render(self, prompts: list[str]) -> list[Any]:
+        """Tokenize the prompts; a prompt too long for the model is a 422."""
+        from vlesson.compat import render_prompt
+
+        rendered = []
+        for i, prompt in enumerate(prompts):
+            try:
+                rendered.append(await render_prompt(self.llm_engine, prompt))
+            except ValueError as exc:
+                loc = ["body", "prompt"] + ([i] if len(prompts) > 1 else [])
+                raise unprocessable(loc, f"prompt too long for the model: {exc} - "
+                                    "shorten it or lower max_tokens") from None
+        return rendered
+
+    async def stream(self, prompt: str, rendered: Any, params: Any,
+                     start: float) -> AsyncIterator[tuple[Any, float]]:
+        """Yield (RequestOutput so far, seconds since start) as tokens arrive."""
+        request_id = uuid.uuid4().hex
+        async for output in self.llm_engine.generate(rendered, params, request_id):
+            yield output, time.perf_counter() - start
+
+    async def complete(self, prompt: str, rendered: Any, params: Any,
+                       start: float) -> dict[str, Any]:
+        """Generate one prompt's completion and emit it on the run log."""
+        first, last = None, None
+        async for last, seconds in self.stream(prompt, rendered, params, start):
+            first = seconds if first is None else first
+        return self.finish(prompt, last, params, start, first)
+
+    def finish(self, prompt: str, output: Any, params: Any, start: float,
+               first: float | None) -> dict[str, Any]:
+        """Turn the final RequestOutput into a Generation, log it, return its dict."""
+        gen: Generation = from_request_output(output, params, time.perf_counter() - start)
+        gen = dataclasses.replace(gen, prompt=prompt)
+        run_logger.info("generation", extra={"generation": gen, "llm": self.llm_engine,
+                                             "source": "api"})
+        return {**gen.as_dict(), "first_token_seconds": _round(first)}
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 4)
+
+
+def _check_key(api_key: str | None):
+    bearer = HTTPBearer(auto_error=False, description=f"When the server has an API "
+                        f"key (${API_KEY_ENV}): the header Authorization: Bearer KEY.")
+
+    async def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
+        if api_key is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not secrets.compare_digest(given.encode(), api_key.encode()):
+            raise HTTPException(
+                401, "missing or wrong API key - send the header 'Authorization: Bearer "
+                f"KEY' with the key the server was given in ${API_KEY_ENV}",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return check
+
+
+def _build_engine(engine_args: dict[str, Any]) -> Any:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    from vlesson.compat import async_engine_class
+
+    models.check_available(engine_args["model"])
+    resolved = {**engine_args, "model": models.resolve(engine_args["model"])}
+    logger.info("starting vLLM's asynchronous engine: %s", engine_args)
+    return async_engine_class().from_engine_args(AsyncEngineArgs(**resolved))
+
+
+def create_app(
+    model: str | None = None,
+    *,
+    api_key: str | None = None,
+    limits: Limits | None = None,
+    **engine_kwargs: Any,
+) -> FastAPI:
+    """Return the FastAPI app; the engine starts when the app starts (lifespan).
+
+    Args:
+        model: a short offline name (default ``smollm2-135m-instruct``) or a folder.
+        api_key: when set, every route but /health needs ``Authorization: Bearer KEY``.
+        limits: what one request may ask for (default ``Limits()``).
+        **engine_kwargs: any ``vllm.EngineArgs`` field; vlesson's CPU defaults fill
+            in the rest, as for ``get_llm``.
+    """
+    limits = limits or Limits()
+    name = model or models.DEFAULT_MODEL
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = _build_engine(effective_engine_args(name, **engine_kwargs))
+        app.state.served = _Served(engine, name, limits)
+        try:
+            yield
+        finally:
+            app.state.served = None
+            engine.shutdown()
+
+    app = FastAPI(
+        title="vlesson web API", version="0.1.0", lifespan=lifespan,
+        description=f"Generate text with vLLM's asynchronous engine on {name}. "
+        f"Limits per request: {limits.max_prompts} prompts of at most "
+        f"{limits.max_prompt_chars} characters, max_tokens <= {limits.max_tokens}.",
+    )
+    app.state.served = None
+    _add_routes(app, request_model(limits), _check_key(api_key), limits)
+    app.add_exception_handler(RequestValidationError, _validation_error(limits))
+    app.add_exception_handler(ParamError, _param_error)
+    return app
+
+
+def _served(request: Request) -> _Served:
+    served = request.app.state.served
+    if served is None:
+        raise HTTPException(503, "the engine is not loaded (starting or stopped)")
+    return served
+
+
+def _add_routes(app: FastAPI, body_model: type[BaseModel], auth: Any,
+                limits: Limits) -> None:
+    protected = [Depends(auth)]
+    denied = {401: {"description": "Missing or wrong API key."}}
+    streamed = {"text/event-stream": {"schema": {"type": "string"}, "description":
+                "With stream: true, events 'token' ({text, num_tokens}), then 'done' "
+                "(a Completion) or 'error' ({detail})."}}
+
+    @app.get("/health", response_model=Health)
+    async def health(request: Request) -> Health:
+        """Say whether the engine is up (no API key needed)."""
+        served = _served(request)
+        await served.llm_engine.check_health()
+        return Health(status="ok", model=served.name)
+
+    @app.get("/models", response_model=list[ModelCard], dependencies=protected,
+             responses=denied)
+    async def list_models(request: Request) -> list[ModelCard]:
+        """List the served model and the request limits."""
+        served = _served(request)
+        config = served.llm_engine.model_config
+        return [ModelCard(id=served.name, max_model_len=config.max_model_len,
+                          dtype=str(config.dtype).removeprefix("torch."),
+                          limits=dataclasses.asdict(limits))]
+
+    @app.post("/generate", response_model=GenerateResponse, dependencies=protected,
+              responses={**denied, 200: {"content": streamed}})
+    async def generate(body: body_model, request: Request) -> Any:  # type: ignore
+        """Complete one prompt or a list of prompts (batched by vLLM)."""
+        start = time.perf_counter()
+        prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
+        if body.stream and len(prompts) > 1:
+            raise unprocessable(["body", "stream"], f"stream needs a single prompt, "
+                                f"got {len(prompts)} - send one prompt, or stream: false")
+        served = _served(request)
+        params = served.sampling_params(body)
+        rendered = await served.render(prompts)
+        if body.stream:
+            return StreamingResponse(_events(served, prompts[0], rendered[0], params,
+                                             start), media_type="text/event-stream")
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(served.complete(p, r, params, start))
+                     for p, r in zip(prompts, rendered)]
+        outputs = [task.result() for task in tasks]
+        return GenerateResponse(model=served.name, outputs=outputs,
+                                num_tokens=sum(o["num_tokens"] for o in outputs),
+                                seconds=round(time.perf_counter() - start, 4))
+
+
+async def _events(served: _Served, prompt: str, rendered: Any, params: Any,
+                  start: float) -> AsyncIterator[str]:
+    """Yield server-sent events: each new piece of text, then the whole completion."""
+    import json
+
+    sent, first, last = 0, None, None
+    try:
+        async for last, seconds in served.stream(prompt, rendered, params, start):
+            first = seconds if first is None else first
+            text = last.outputs[0].text
+            piece = {"text": text[sent:], "num_tokens": len(last.outputs[0].token_ids)}
+            sent = len(text)
+            yield f"event: token\ndata: {json.dumps(piece)}\n\n"
+        done = served.finish(prompt, last, params, start, first)
+        yield f"event: done\ndata: {json.dumps(done)}\n\n"
+    except Exception as exc:  # the status line is gone; say it in the stream
+        logger.exception("streaming generation failed")
+        yield f"event: error\ndata: {json.dumps({'detail': str(exc)})}\n\n"
+
+
+def _validation_error(limits: Limits):
+    fields = api_params(limits)
+
+    async def handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, seen = [], set()
+        # one message per field; prompt's union reports both arms, the fitting one first
+        for error in sorted(exc.errors(), key=_other_arm):
+            item = explain(error, fields, limits)
+            if item["field"] not in seen:
+                seen.add(item["field"])
+                detail.append(item)
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    return handler
+
+
+async def _param_error(request: Request, exc: ParamError) -> JSONResponse:
+    detail = [{"loc": ["body", exc.param], "msg": str(exc), "type": "value_error",
+               "field": exc.param}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def unprocessable(loc: list[Any], msg: str) -> HTTPException:
+    """Return a 422 shaped like pydantic's, for rules checked in the handler."""
+    field = str(loc[1]) if len(loc) > 1 else "body"
+    detail = [{"loc": loc, "msg": msg, "type": "value_error", "field": field}]
+    return HTTPException(422, detail=detail)
+
+
+def explain(error: dict[str, Any], fields: dict[str, Param],
+            limits: Limits) -> dict[str, Any]:
+    """Rewrite one pydantic error as vlesson's: the field, its range, what was sent."""
+    loc = list(error.get("loc", ()))
+    field = str(loc[1]) if len(loc) > 1 else "body"
+    kind, why = error.get("type", "value_error"), error.get("msg", "invalid")
+    got = "nothing" if kind == "missing" else _short(error.get("input"))
+    if kind == "extra_forbidden":
+        text = _unknown_field(field, fields)
+    elif field in fields:
+        p = fields[field]
+        text = f"{field} must be {_range_phrase(p)}, got {got} ({why}) - {p.hint}"
+    elif field == "prompt":
+        text = (f"prompt must be a string of 1 to {limits.max_prompt_chars} characters "
+                f"or a list of 1 to {limits.max_prompts} such strings, got {got} ({why})")
+    elif field == "stop":
+        text = (f"stop must be a list of at most {MAX_STOP} strings of 1 to 64 "
+                f"characters, got {got} ({why})")
+    elif field == "body":
+        text = ('the body must be a JSON object such as {"prompt": "The capital of '
+                f'France is", "max_tokens": 16}} ({why})')
+    else:
+        text = f"{field} is invalid, got {got} ({why})"
+    return {"loc": loc, "msg": text, "type": kind, "field": field}
+
+
+def _other_arm(error: dict[str, Any]) -> int:
+    """Return 1 for a prompt error from the union arm that does not fit the input."""
+    loc = error.get("loc", ())
+    if len(loc) != 3 or loc[1] != "prompt":
+        return 0
+    return int(str(loc[2]).startswith("list") != isinstance(error.get("input"), list))
+
+
+def _range_phrase(p: Param) -> str:
+    text = p.range_text()
+    return f"in {text}" if text.startswith(("[", "(")) else text
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _unknown_field(name: str, fields: dict[str, Param]) -> str:
+    if name == "model":
+        return ("unknown field 'model' - this server holds one model, chosen when it "
+                "starts (`vlesson serve --model ...`); see GET /models")
+    known = ["prompt", "stream", "stop", *fields]
+    close = [k for k in known if k.startswith(name[:4])] or difflib.get_close_matches(
+        name, known, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown field {name!r} - {hint}valid fields: {', '.join(known)}"
