@@ -9,7 +9,6 @@ in a subprocess for tests and notebooks. Importing this module does not import v
 
 import asyncio
 import dataclasses
-import difflib
 import logging
 import secrets
 import time
@@ -22,137 +21,40 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel
 
 from vlesson import models
+from vlesson.api_models import (
+    API_PARAMS,
+    GenerateResponse,
+    Health,
+    Limits,
+    ModelCard,
+    api_params,
+    explain_all,
+    request_model,
+)
 from vlesson.engine import effective_engine_args
 from vlesson.generate import Generation, from_request_output, run_logger
-from vlesson.sampling import PARAMS, Param, ParamError, make_sampling_params
+from vlesson.sampling import ParamError, make_sampling_params
 from vlesson.server import Server, free_port, start_server
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["API_KEY_ENV", "Limits", "Server", "create_app", "free_port", "start_server"]
+__all__ = [
+    "API_KEY_ENV",
+    "API_PARAMS",
+    "Limits",
+    "Server",
+    "api_params",
+    "create_app",
+    "free_port",
+    "request_model",
+    "start_server",
+]
 
 API_KEY_ENV = "VLESSON_API_KEY"
 """The environment variable ``vlesson serve`` reads its API key from (unset: no key)."""
-
-API_PARAMS = (
-    "temperature", "top_p", "top_k", "max_tokens", "min_tokens", "seed",
-    "presence_penalty", "frequency_penalty", "repetition_penalty", "min_p", "logprobs",
-)
-"""The PARAMS the API accepts. ``n`` is left out: one completion per prompt (send the
-prompt several times with different seeds instead)."""
-
-SEED_MAX = 2**63 - 1
-"""torch seeds a generator with a 64-bit integer; a larger seed would fail the step."""
-
-MAX_STOP = 4
-"""At most this many stop strings, each of 1 to 64 characters."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """What one request may ask for; the OpenAPI page shows these bounds."""
-
-    max_prompts: int = dataclasses.field(
-        default=32, metadata={"help": "Most prompts in one request."})
-    max_prompt_chars: int = dataclasses.field(
-        default=4000, metadata={"help": "Most characters in one prompt (it must also "
-                                "fit the model's context)."})
-    max_tokens: int = dataclasses.field(
-        default=512, metadata={"help": "Highest max_tokens a request may ask for; it "
-                               "also caps the model's default."})
-
-
-def api_params(limits: Limits) -> dict[str, Param]:
-    """Return the PARAMS entries the API accepts, tightened where a server must."""
-    tighter = {
-        "max_tokens": {"high": limits.max_tokens},
-        "min_tokens": {"high": limits.max_tokens},
-        "seed": {"low": 0, "high": SEED_MAX},
-    }
-    return {n: dataclasses.replace(PARAMS[n], **tighter.get(n, {})) for n in API_PARAMS}
-
-
-def _param_field(p: Param) -> tuple[Any, Any]:
-    bounds: dict[str, Any] = {}
-    if p.low is not None:
-        bounds["gt" if p.low_open else "ge"] = p.kind(p.low)
-    if p.high is not None:
-        bounds["le"] = p.kind(p.high)
-    if p.kind is float:
-        bounds["allow_inf_nan"] = False
-    # strict: "0.5" (a string) and true (a bool) are not numbers
-    field = Field(None, strict=True, description=f"{p.help} Range: {p.range_text()}.",
-                  **bounds)
-    return p.kind | None, field
-
-
-def request_model(limits: Limits) -> type[BaseModel]:
-    """Build the /generate request model; every sampling field's limits come from PARAMS."""
-    text = Annotated[str, StringConstraints(min_length=1,
-                                            max_length=limits.max_prompt_chars)]
-    many = Annotated[list[text], Field(min_length=1, max_length=limits.max_prompts)]
-    stop = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    fields: dict[str, Any] = {
-        "prompt": (text | many, Field(
-            description=f"One prompt, or a list of 1 to {limits.max_prompts} prompts "
-            f"(1 to {limits.max_prompt_chars} characters each, and within the model's "
-            "context). Results come back in the same order.",
-            examples=["The capital of France is"])),
-        "stream": (bool, Field(False, description="Send tokens as server-sent events "
-                                "while they are generated (a single prompt only).")),
-        "stop": (list[stop] | None, Field(None, max_length=MAX_STOP, description=(
-            f"Up to {MAX_STOP} strings that end the completion when generated."))),
-        **{name: _param_field(p) for name, p in api_params(limits).items()},
-    }
-    return create_model(
-        "GenerateRequest", __config__=ConfigDict(extra="forbid"),
-        __doc__="Prompts and sampling parameters; omitted parameters keep the model's "
-        "defaults (llm.get_default_sampling_params()).", **fields,
-    )
-
-
-class Completion(BaseModel):
-    """One prompt's completion: vlesson's Generation.as_dict() plus time to first token."""
-
-    prompt: str
-    text: str
-    num_tokens: int
-    prompt_tokens: int
-    finish_reason: str | None
-    mean_logprob: float | None
-    seconds: float = Field(description="From the request's arrival to the last token.")
-    first_token_seconds: float | None = Field(
-        description="From the request's arrival to the first token.")
-    params: dict[str, Any]
-    token_ids: list[int]
-
-
-class GenerateResponse(BaseModel):
-    """All completions of a request, in the order of its prompts."""
-
-    model: str
-    outputs: list[Completion]
-    num_tokens: int = Field(description="Generated tokens, all prompts together.")
-    seconds: float = Field(description="Wall time of the whole request.")
-
-
-class ModelCard(BaseModel):
-    """The one model this server holds (requests cannot load another)."""
-
-    id: str
-    max_model_len: int
-    dtype: str
-    limits: dict[str, int]
-
-
-class Health(BaseModel):
-    """Liveness: the engine is loaded and has not failed."""
-
-    status: str
-    model: str
 
 
 class _Served:
@@ -169,8 +71,11 @@ class _Served:
         """Return the model's default SamplingParams, as ``LLM`` does."""
         from vllm import SamplingParams
 
-        return SamplingParams.from_optional(**self._diff) if self._diff else (
-            SamplingParams())
+        return (
+            SamplingParams.from_optional(**self._diff)
+            if self._diff
+            else (SamplingParams())
+        )
 
     def sampling_params(self, body: BaseModel) -> Any:
         """Start from the model's defaults, override the given values, cap max_tokens."""
@@ -191,32 +96,42 @@ class _Served:
                 rendered.append(await render_prompt(self.llm_engine, prompt))
             except ValueError as exc:
                 loc = ["body", "prompt"] + ([i] if len(prompts) > 1 else [])
-                raise unprocessable(loc, f"prompt too long for the model: {exc} - "
-                                    "shorten it or lower max_tokens") from None
+                raise unprocessable(
+                    loc,
+                    f"prompt too long for the model: {exc} - "
+                    "shorten it or lower max_tokens",
+                ) from None
         return rendered
 
-    async def stream(self, prompt: str, rendered: Any, params: Any,
-                     start: float) -> AsyncIterator[tuple[Any, float]]:
+    async def stream(
+        self, prompt: str, rendered: Any, params: Any, start: float
+    ) -> AsyncIterator[tuple[Any, float]]:
         """Yield (RequestOutput so far, seconds since start) as tokens arrive."""
         request_id = uuid.uuid4().hex
         async for output in self.llm_engine.generate(rendered, params, request_id):
             yield output, time.perf_counter() - start
 
-    async def complete(self, prompt: str, rendered: Any, params: Any,
-                       start: float) -> dict[str, Any]:
+    async def complete(
+        self, prompt: str, rendered: Any, params: Any, start: float
+    ) -> dict[str, Any]:
         """Generate one prompt's completion and emit it on the run log."""
         first, last = None, None
         async for last, seconds in self.stream(prompt, rendered, params, start):
             first = seconds if first is None else first
         return self.finish(prompt, last, params, start, first)
 
-    def finish(self, prompt: str, output: Any, params: Any, start: float,
-               first: float | None) -> dict[str, Any]:
+    def finish(
+        self, prompt: str, output: Any, params: Any, start: float, first: float | None
+    ) -> dict[str, Any]:
         """Turn the final RequestOutput into a Generation, log it, return its dict."""
-        gen: Generation = from_request_output(output, params, time.perf_counter() - start)
+        gen: Generation = from_request_output(
+            output, params, time.perf_counter() - start
+        )
         gen = dataclasses.replace(gen, prompt=prompt)
-        run_logger.info("generation", extra={"generation": gen, "llm": self.llm_engine,
-                                             "source": "api"})
+        run_logger.info(
+            "generation",
+            extra={"generation": gen, "llm": self.llm_engine, "source": "api"},
+        )
         return {**gen.as_dict(), "first_token_seconds": _round(first)}
 
 
@@ -225,16 +140,22 @@ def _round(seconds: float | None) -> float | None:
 
 
 def _check_key(api_key: str | None):
-    bearer = HTTPBearer(auto_error=False, description=f"When the server has an API "
-                        f"key (${API_KEY_ENV}): the header Authorization: Bearer KEY.")
+    bearer = HTTPBearer(
+        auto_error=False,
+        description=f"When the server has an API "
+        f"key (${API_KEY_ENV}): the header Authorization: Bearer KEY.",
+    )
 
-    async def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
+    async def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
         if api_key is None:
             return
         given = credentials.credentials if credentials is not None else ""
         if not secrets.compare_digest(given.encode(), api_key.encode()):
             raise HTTPException(
-                401, "missing or wrong API key - send the header 'Authorization: Bearer "
+                401,
+                "missing or wrong API key - send the header 'Authorization: Bearer "
                 f"KEY' with the key the server was given in ${API_KEY_ENV}",
                 headers={"WWW-Authenticate": "Bearer"},
             )
@@ -283,7 +204,9 @@ def create_app(
             engine.shutdown()
 
     app = FastAPI(
-        title="vlesson web API", version="0.1.0", lifespan=lifespan,
+        title="vlesson web API",
+        version="0.1.0",
+        lifespan=lifespan,
         description=f"Generate text with vLLM's asynchronous engine on {name}. "
         f"Limits per request: {limits.max_prompts} prompts of at most "
         f"{limits.max_prompt_chars} characters, max_tokens <= {limits.max_tokens}.",
@@ -302,13 +225,30 @@ def _served(request: Request) -> _Served:
     return served
 
 
-def _add_routes(app: FastAPI, body_model: type[BaseModel], auth: Any,
-                limits: Limits) -> None:
+def _add_routes(
+    app: FastAPI, body_model: type[BaseModel], auth: Any, limits: Limits
+) -> None:
     protected = [Depends(auth)]
     denied = {401: {"description": "Missing or wrong API key."}}
-    streamed = {"text/event-stream": {"schema": {"type": "string"}, "description":
-                "With stream: true, events 'token' ({text, num_tokens}), then 'done' "
-                "(a Completion) or 'error' ({detail})."}}
+    event = {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"enum": ["token", "done", "error"]},
+            "data": {
+                "type": "string",
+                "description": "JSON: {text, num_tokens} for "
+                "'token', a Completion for 'done', {detail} for 'error'.",
+            },
+        },
+    }
+    streamed = {
+        "text/event-stream": {
+            "schema": event,
+            "description": "With stream: "
+            "true, events 'token' as text arrives, then 'done' or 'error'.",
+        }
+    }
 
     @app.get("/health", response_model=Health)
     async def health(request: Request) -> Health:
@@ -317,42 +257,70 @@ def _add_routes(app: FastAPI, body_model: type[BaseModel], auth: Any,
         await served.llm_engine.check_health()
         return Health(status="ok", model=served.name)
 
-    @app.get("/models", response_model=list[ModelCard], dependencies=protected,
-             responses=denied)
+    @app.get(
+        "/models",
+        response_model=list[ModelCard],
+        dependencies=protected,
+        responses=denied,
+    )
     async def list_models(request: Request) -> list[ModelCard]:
         """List the served model and the request limits."""
         served = _served(request)
         config = served.llm_engine.model_config
-        return [ModelCard(id=served.name, max_model_len=config.max_model_len,
-                          dtype=str(config.dtype).removeprefix("torch."),
-                          limits=dataclasses.asdict(limits))]
+        return [
+            ModelCard(
+                id=served.name,
+                max_model_len=config.max_model_len,
+                dtype=str(config.dtype).removeprefix("torch."),
+                limits=dataclasses.asdict(limits),
+            )
+        ]
 
-    @app.post("/generate", response_model=GenerateResponse, dependencies=protected,
-              responses={**denied, 200: {"content": streamed}})
+    @app.post(
+        "/generate",
+        response_model=GenerateResponse,
+        dependencies=protected,
+        responses={
+            **denied,
+            200: {"content": streamed},
+            400: {"description": "The body cannot be parsed (not UTF-8)."},
+        },
+    )
     async def generate(body: body_model, request: Request) -> Any:  # type: ignore
         """Complete one prompt or a list of prompts (batched by vLLM)."""
         start = time.perf_counter()
         prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
         if body.stream and len(prompts) > 1:
-            raise unprocessable(["body", "stream"], f"stream needs a single prompt, "
-                                f"got {len(prompts)} - send one prompt, or stream: false")
+            raise unprocessable(
+                ["body", "stream"],
+                f"stream needs a single prompt, "
+                f"got {len(prompts)} - send one prompt, or stream: false",
+            )
         served = _served(request)
         params = served.sampling_params(body)
         rendered = await served.render(prompts)
         if body.stream:
-            return StreamingResponse(_events(served, prompts[0], rendered[0], params,
-                                             start), media_type="text/event-stream")
+            return StreamingResponse(
+                _events(served, prompts[0], rendered[0], params, start),
+                media_type="text/event-stream",
+            )
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(served.complete(p, r, params, start))
-                     for p, r in zip(prompts, rendered)]
+            tasks = [
+                group.create_task(served.complete(p, r, params, start))
+                for p, r in zip(prompts, rendered)
+            ]
         outputs = [task.result() for task in tasks]
-        return GenerateResponse(model=served.name, outputs=outputs,
-                                num_tokens=sum(o["num_tokens"] for o in outputs),
-                                seconds=round(time.perf_counter() - start, 4))
+        return GenerateResponse(
+            model=served.name,
+            outputs=outputs,
+            num_tokens=sum(o["num_tokens"] for o in outputs),
+            seconds=round(time.perf_counter() - start, 4),
+        )
 
 
-async def _events(served: _Served, prompt: str, rendered: Any, params: Any,
-                  start: float) -> AsyncIterator[str]:
+async def _events(
+    served: _Served, prompt: str, rendered: Any, params: Any, start: float
+) -> AsyncIterator[str]:
     """Yield server-sent events: each new piece of text, then the whole completion."""
     import json
 
@@ -372,24 +340,21 @@ async def _events(served: _Served, prompt: str, rendered: Any, params: Any,
 
 
 def _validation_error(limits: Limits):
-    fields = api_params(limits)
-
     async def handler(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail, seen = [], set()
-        # one message per field; prompt's union reports both arms, the fitting one first
-        for error in sorted(exc.errors(), key=_other_arm):
-            item = explain(error, fields, limits)
-            if item["field"] not in seen:
-                seen.add(item["field"])
-                detail.append(item)
-        return JSONResponse({"detail": detail}, status_code=422)
+        return JSONResponse({"detail": explain_all(exc.errors(), limits)}, 422)
 
     return handler
 
 
 async def _param_error(request: Request, exc: ParamError) -> JSONResponse:
-    detail = [{"loc": ["body", exc.param], "msg": str(exc), "type": "value_error",
-               "field": exc.param}]
+    detail = [
+        {
+            "loc": ["body", exc.param],
+            "msg": str(exc),
+            "type": "value_error",
+            "field": exc.param,
+        }
+    ]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -398,58 +363,3 @@ def unprocessable(loc: list[Any], msg: str) -> HTTPException:
     field = str(loc[1]) if len(loc) > 1 else "body"
     detail = [{"loc": loc, "msg": msg, "type": "value_error", "field": field}]
     return HTTPException(422, detail=detail)
-
-
-def explain(error: dict[str, Any], fields: dict[str, Param],
-            limits: Limits) -> dict[str, Any]:
-    """Rewrite one pydantic error as vlesson's: the field, its range, what was sent."""
-    loc = list(error.get("loc", ()))
-    field = str(loc[1]) if len(loc) > 1 else "body"
-    kind, why = error.get("type", "value_error"), error.get("msg", "invalid")
-    got = "nothing" if kind == "missing" else _short(error.get("input"))
-    if kind == "extra_forbidden":
-        text = _unknown_field(field, fields)
-    elif field in fields:
-        p = fields[field]
-        text = f"{field} must be {_range_phrase(p)}, got {got} ({why}) - {p.hint}"
-    elif field == "prompt":
-        text = (f"prompt must be a string of 1 to {limits.max_prompt_chars} characters "
-                f"or a list of 1 to {limits.max_prompts} such strings, got {got} ({why})")
-    elif field == "stop":
-        text = (f"stop must be a list of at most {MAX_STOP} strings of 1 to 64 "
-                f"characters, got {got} ({why})")
-    elif field == "body":
-        text = ('the body must be a JSON object such as {"prompt": "The capital of '
-                f'France is", "max_tokens": 16}} ({why})')
-    else:
-        text = f"{field} is invalid, got {got} ({why})"
-    return {"loc": loc, "msg": text, "type": kind, "field": field}
-
-
-def _other_arm(error: dict[str, Any]) -> int:
-    """Return 1 for a prompt error from the union arm that does not fit the input."""
-    loc = error.get("loc", ())
-    if len(loc) != 3 or loc[1] != "prompt":
-        return 0
-    return int(str(loc[2]).startswith("list") != isinstance(error.get("input"), list))
-
-
-def _range_phrase(p: Param) -> str:
-    text = p.range_text()
-    return f"in {text}" if text.startswith(("[", "(")) else text
-
-
-def _short(value: Any, width: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _unknown_field(name: str, fields: dict[str, Param]) -> str:
-    if name == "model":
-        return ("unknown field 'model' - this server holds one model, chosen when it "
-                "starts (`vlesson serve --model ...`); see GET /models")
-    known = ["prompt", "stream", "stop", *fields]
-    close = [k for k in known if k.startswith(name[:4])] or difflib.get_close_matches(
-        name, known, n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown field {name!r} - {hint}valid fields: {', '.join(known)}"
