@@ -104,7 +104,7 @@ class _Served:
         return rendered
 
     async def stream(
-        self, prompt: str, rendered: Any, params: Any, start: float
+        self, rendered: Any, params: Any, start: float
     ) -> AsyncIterator[tuple[Any, float]]:
         """Yield (RequestOutput so far, seconds since start) as tokens arrive."""
         request_id = uuid.uuid4().hex
@@ -116,7 +116,7 @@ class _Served:
     ) -> dict[str, Any]:
         """Generate one prompt's completion and emit it on the run log."""
         first, last = None, None
-        async for last, seconds in self.stream(prompt, rendered, params, start):
+        async for last, seconds in self.stream(rendered, params, start):
             first = seconds if first is None else first
         return self.finish(prompt, last, params, start, first)
 
@@ -250,11 +250,16 @@ def _add_routes(
         }
     }
 
-    @app.get("/health", response_model=Health)
+    unhealthy = {503: {"description": "The engine is not loaded, or it failed."}}
+
+    @app.get("/health", response_model=Health, responses=unhealthy)
     async def health(request: Request) -> Health:
         """Say whether the engine is up (no API key needed)."""
         served = _served(request)
-        await served.llm_engine.check_health()
+        try:
+            await served.llm_engine.check_health()
+        except Exception as exc:  # noqa: BLE001 - any engine failure means "not healthy"
+            raise HTTPException(503, f"the engine failed: {exc}") from None
         return Health(status="ok", model=served.name)
 
     @app.get(
@@ -326,7 +331,7 @@ async def _events(
 
     sent, first, last = 0, None, None
     try:
-        async for last, seconds in served.stream(prompt, rendered, params, start):
+        async for last, seconds in served.stream(rendered, params, start):
             first = seconds if first is None else first
             text = last.outputs[0].text
             piece = {"text": text[sent:], "num_tokens": len(last.outputs[0].token_ids)}
