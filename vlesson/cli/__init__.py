@@ -17,6 +17,7 @@ COMMANDS = {
     "batch": "vlesson.cli.batch",
     "sweep": "vlesson.cli.sweep",
     "cache": "vlesson.cli.cache",
+    "serve": "vlesson.cli.serve",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
@@ -29,6 +30,7 @@ commands:
   batch           generate every prompt of a file, one result file each (resumable)
   sweep           try a grid of sampling settings in one batched call, recommend one
   cache           show (stats) or empty (clear) the result cache
+  serve           serve the model over HTTP (FastAPI, vLLM's async engine)
 """
 
 
