@@ -11,7 +11,7 @@ PORT ?= 8888
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: lab test setup model browser unit clean
+.PHONY: lab test setup model browser unit gpu-check clean
 
 setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
@@ -37,6 +37,10 @@ browser:
 
 test: setup model browser
 	$(PY) -m pytest $(NBVAL) $(PYTEST_ARGS) tests notebooks
+
+# On a machine with an NVIDIA GPU: tests, notebooks and the GPU figures (see README).
+gpu-check: setup model
+	PYTHON=$(PY) bash scripts/gpu_check.sh
 
 unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -167,7 +167,9 @@ def _build_engine(engine_args: dict[str, Any]) -> Any:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     from vlesson.compat import async_engine_class
+    from vlesson.engine import apply_environment
 
+    apply_environment()
     models.check_available(engine_args["model"])
     resolved = {**engine_args, "model": models.resolve(engine_args["model"])}
     logger.info("starting vLLM's asynchronous engine: %s", engine_args)
