@@ -15,7 +15,7 @@ SERVER_HOST ?= 0.0.0.0
 SERVER_PORT ?= 8000
 SERVER_ARGS ?=
 
-.PHONY: lab test setup model browser unit clean classroom-server classroom-test
+.PHONY: lab test setup model browser unit gpu-check clean classroom-server classroom-test
 
 setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
@@ -43,7 +43,7 @@ test: setup model browser
 	$(PY) -m pytest $(NBVAL) $(PYTEST_ARGS) tests notebooks
 
 # vLLM's OpenAI-compatible server with the offline model and vlesson's engine defaults;
-# learners: export VLESSON_SERVER=http://THIS-HOST:$(SERVER_PORT)/v1. Key: VLESSON_API_KEY.
+# learners: export VLESSON_SERVER=http://THIS-HOST:$(SERVER_PORT)/v1. Key: VLESSON_SERVER_API_KEY.
 # More GPUs: make classroom-server SERVER_ARGS="--tensor-parallel-size 4"
 classroom-server: setup model
 	$(PY) -m vlesson classroom-server --host $(SERVER_HOST) --port $(SERVER_PORT) $(SERVER_ARGS)
@@ -51,6 +51,10 @@ classroom-server: setup model
 # Starts a real server on a free loopback port: the remote path, errors, a notebook on it.
 classroom-test: setup model
 	$(PY) -m pytest $(PYTEST_ARGS) tests/unit/test_remote.py tests/integration/test_classroom.py
+
+# On a machine with an NVIDIA GPU: tests, notebooks and the GPU figures (see README).
+gpu-check: setup model
+	PYTHON=$(PY) bash scripts/gpu_check.sh
 
 unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

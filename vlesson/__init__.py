@@ -55,3 +55,12 @@ __all__ = [
     "validate",
     "widgets",
 ]
+
+
+def __getattr__(name: str):
+    """Import ``vl.api`` (FastAPI, the server helper) on first use only."""
+    if name == "api":
+        import importlib
+
+        return importlib.import_module("vlesson.api")
+    raise AttributeError(f"module 'vlesson' has no attribute {name!r}")

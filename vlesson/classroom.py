@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -71,6 +72,12 @@ def server_command(
     return command + list(extra)
 
 
+def server_environment() -> dict[str, str]:
+    """Return this environment with vLLM's INFO log back: an instructor wants the
+    server's request and throughput lines (vlesson quiets vLLM for learners)."""
+    return {**os.environ, "VLLM_LOGGING_LEVEL": "INFO"}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port nothing listens on right now."""
     with socket.socket() as sock:
@@ -96,7 +103,9 @@ def running_server(
     command = server_command(model, host=host, port=port, api_key=api_key, extra=extra)
     log = log or paths.subdir("logs") / f"classroom-server-{port}.log"
     with open(log, "w") as handle:
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=server_environment()
+        )
     try:
         _wait_ready(process, f"http://{host}:{port}/health", log)
         yield f"http://{host}:{port}/v1"

@@ -30,12 +30,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# vLLM logs every start-up step at INFO to stdout; a lesson wants the results.
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-# Engine core in this process, not a spawned child: load 8 s instead of 24 s and 64x64
-# throughput 404 instead of 244 tok/s (bench/engine_startup.py, 2-core EPYC), and scripts
-# need no __main__ guard. Set VLLM_ENABLE_V1_MULTIPROCESSING=1 to get the child back.
-os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+# vLLM logs every start-up step at INFO, and on CPU repeats tuning WARNINGs (LD_PRELOAD,
+# thread binding) that a learner cannot act on; a lesson wants the results. Errors still
+# show. VLLM_LOGGING_LEVEL=INFO brings the full log back (notebook 07 reads it).
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+
+CPU_ENVIRONMENT = {
+    # Engine core in this process, not a spawned child: load 8 s instead of 24 s and
+    # 64x64 throughput 404 instead of 244 tok/s (2-core EPYC, fp32), API server 487
+    # instead of 322 tok/s (bench/api_bench.py), and scripts need no __main__ guard.
+    # Set VLLM_ENABLE_V1_MULTIPROCESSING=1 to get the child process back.
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+}
+"""Environment defaults for vLLM on a CPU (vLLM reads them when an engine starts)."""
 
 KV_CACHE_BYTES = 1 << 30
 """KV cache on CPU: 1 GiB holds about 24,000 tokens of the default model in float32."""
@@ -87,6 +94,13 @@ def is_cpu() -> bool:
 def engine_defaults() -> dict[str, Any]:
     """Return the defaults vlesson adds on this machine (empty on a GPU)."""
     return cpu_defaults() if is_cpu() else {}
+
+
+def apply_environment() -> None:
+    """Set vlesson's vLLM environment defaults on a CPU; a GPU keeps vLLM's own."""
+    if is_cpu():
+        for name, value in CPU_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
 
 
 def effective_engine_args(
@@ -169,6 +183,7 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
     models.check_available(name)
     resolved = {**args, "model": models.resolve(name)}
     _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
+    apply_environment()
     logger.info("starting vLLM engine: %s", args)
     start = time.perf_counter()
     llm = LLM(**resolved)

@@ -47,6 +47,9 @@ class Generation:
     """Wall time of the whole batched call this completion was part of."""
     logprobs: tuple[float, ...] = field(default=(), repr=False)
     """The model's log-probability of each generated token (raw, before sampling)."""
+    next_token_logprobs: dict[str, float] = field(default_factory=dict, repr=False)
+    """The top candidates for the first generated token (token text -> raw logprob),
+    when the request asked for ``logprobs`` > 0."""
 
     @property
     def num_tokens(self) -> int:
@@ -154,7 +157,16 @@ def from_request_output(
         params=describe(params),
         seconds=seconds,
         logprobs=_chosen_logprobs(completion),
+        next_token_logprobs=_first_step(completion),
     )
+
+
+def _first_step(completion: Any) -> dict[str, float]:
+    from vlesson.distribution import candidates_from_step
+
+    if not completion.logprobs or len(completion.logprobs[0]) < 2:
+        return {}
+    return candidates_from_step(completion.logprobs[0])
 
 
 def _chosen_logprobs(completion: Any) -> tuple[float, ...]:

@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 SERVER_ENV = "VLESSON_SERVER"
 """Environment variable naming the server, e.g. ``http://host:8000/v1``."""
-API_KEY_ENV = "VLESSON_API_KEY"
+API_KEY_ENV = "VLESSON_SERVER_API_KEY"
+"""The key the server wants (its ``--api-key``); not ``vlesson serve``'s own key."""
 TIMEOUT_ENV = "VLESSON_TIMEOUT"
 DEFAULT_TIMEOUT = 120.0
 """Seconds one request may take; a whole class on one CPU server can queue a while."""
@@ -68,7 +69,7 @@ class RemoteLLM:
     Args:
         server: the API's base address, e.g. ``http://host:8000/v1``.
         model: the served model to use; None takes the server's (first) model.
-        api_key: the server's ``--api-key``; default ``$VLESSON_API_KEY``.
+        api_key: the server's ``--api-key``; default ``$VLESSON_SERVER_API_KEY``.
         timeout: seconds per request; default ``$VLESSON_TIMEOUT`` or 120.
     """
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from vlesson.distribution import Reshaped, next_token_logprobs, reshape
+from vlesson.distribution import TOP_N, Reshaped, next_token_logprobs, reshape
 from vlesson.generate import Generation, generate
 from vlesson.sampling import PARAMS, ParamError, make_sampling_params
 
@@ -198,20 +198,27 @@ class Panel(widgets.VBox):
         self.prompt = _prompt_box(prompt)
         self.sides = {name: build_controls(v) for name, v in sides.items()}
         self.outputs = {name: widgets.HTML() for name in sides}
+        # One setting: the next-token view sits under the output, fed by the same call.
+        self.distribution = widgets.HTML() if len(sides) == 1 else None
+        if self.distribution is not None:
+            self.distribution.add_class("vlesson-next-token")
+        self.reshaped: Reshaped | None = None
         self.generations: dict[str, Generation] = {}
         self.error: str | None = None
         self._last: str | None = None
         for w in [self.prompt, *(w for s in self.sides.values() for w in s.values())]:
             w.observe(self.refresh, names="value")
         width = widgets.Layout(width=f"{96 // len(sides)}%")
+        extra = [self.distribution] if self.distribution is not None else []
         columns = [
             widgets.VBox(
-                [*self._title(n), *self.sides[n].values(), self.outputs[n]],
+                [*self._title(n), *self.sides[n].values(), self.outputs[n], *extra],
                 layout=width,
             )
             for n in sides
         ]
         super().__init__([self.prompt, widgets.HBox(columns)])
+        self.add_class("vlesson-panel")
         self.refresh()
 
     def _title(self, name: str) -> list[widgets.Widget]:
@@ -246,6 +253,8 @@ class Panel(widgets.VBox):
             if key == self._last:  # nothing changed that matters (e.g. "42" -> " 42")
                 return
             params = [make_sampling_params(self.llm, o) for o in overrides.values()]
+            if self.distribution is not None:  # raw top candidates of the first step
+                params[0].logprobs = TOP_N
             gens = generate(self.llm, [prompt] * len(params), params, use_tqdm=False)
         except Exception as exc:  # noqa: BLE001 - a callback must never raise
             self._show_error(exc, settings)
@@ -256,6 +265,13 @@ class Panel(widgets.VBox):
             self.outputs[name].value = generation_html(
                 gen, settings_line(overrides[name])
             )
+        if self.distribution is not None:
+            self._show_distribution(gens[0], next(iter(overrides.values())))
+
+    def _show_distribution(self, gen: Generation, overrides: Mapping[str, Any]) -> None:
+        shaping = {k: overrides[k] for k in ("temperature", "top_p", "top_k")}
+        self.reshaped = reshape(gen.next_token_logprobs, **shaping)
+        self.distribution.value = distribution_html(self.reshaped, settings_line(shaping))
 
     def _show_error(self, exc: Exception, settings: Mapping[str, Any]) -> None:
         if isinstance(exc, ParamError):

@@ -27,6 +27,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 NOTEBOOK = "02_playground.ipynb"
+# The HTML widgets replace their content on every update: always query afresh.
+SETTINGS = ".vlesson-panel .vlesson-output .vlesson-settings"
+DISTRIBUTION = ".vlesson-panel .vlesson-next-token"
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -46,8 +49,11 @@ def lab(tmp_path_factory):
     """JupyterLab on notebooks/, started as `make lab` starts it, with a fresh config."""
     home = tmp_path_factory.mktemp("jupyter")
     port, token = _free_port(), secrets.token_hex(16)
+    # A scratch copy: JupyterLab autosaves outputs, and the committed notebooks stay clean.
+    shutil.copytree(ROOT / "notebooks", home / "notebooks")
     env = {
         **os.environ,
+        "VLESSON_NOTEBOOKS": str(home / "notebooks"),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_DATA_DIR": str(home / "data"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -100,45 +106,54 @@ def page(lab):
 
 
 def test_playground_sliders_rerun_generation(lab, page):
-    url, token = lab
+    try:
+        _drive_playground(page, *lab)
+    except BaseException:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"))  # what the learner saw
+        raise
+
+
+def _drive_playground(page, url: str, token: str) -> None:
     page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
     status = page.locator("#jp-main-statusbar")
     status.get_by_text(re.compile(r"\| Idle")).wait_for(timeout=120_000)
-    page.locator("#jp-mainmenu-run").click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(
         "#jp-mainmenu-run .lm-Menu-item[data-command='runmenu:run-all']"
     ).click()
+    page.wait_for_function(  # every cell has run: no "[*]" prompt is left
+        "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
+        " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.innerText)); }",
+        timeout=600_000,
+    )
+    status.get_by_text(re.compile(r"\| Idle")).wait_for(timeout=60_000)
 
     panel = page.locator(".vlesson-panel").first
-    panel.wait_for(timeout=300_000)
-    settings = panel.locator(".vlesson-settings")
-    settings.wait_for(timeout=300_000)
-    panel.locator(".vlesson-text").first.wait_for(timeout=300_000)
+    panel.wait_for(timeout=60_000)
+    settings = page.locator(SETTINGS)
+    panel.locator(".vlesson-output pre").wait_for(timeout=60_000)
+    assert panel.locator(".vlesson-output pre").inner_text().strip()  # a generation
     before = settings.inner_text()
-    before_dist = panel.locator(".vlesson-distribution").inner_text()
+    before_dist = page.locator(DISTRIBUTION).inner_text()
     start_temp = float(re.search(r"temperature=([\d.]+)", before).group(1))
+    slider = panel.locator(".widget-slider").filter(has_text="temperature")
+    assert float(slider.locator(".widget-readout").inner_text()) == start_temp
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "playground-before.png"), full_page=False)
 
-    slider = panel.locator(".widget-slider").filter(has_text="temperature")
     handle = slider.locator(".noUi-handle")
     handle.focus()
     for _ in range(6):  # six steps of 0.05 with the keyboard, as a learner would
         handle.press("ArrowRight")
-    page.wait_for_function(
-        "([el, old]) => el.innerText !== old",
-        arg=[settings.element_handle(), before],
-        timeout=120_000,
+    # Each key press is one change; the last generation shows the final value.
+    expected = f"temperature={start_temp + 0.30:.2f}"
+    shows = "([sel, text]) => document.querySelector(sel).innerText.includes(text)"
+    page.wait_for_function(shows, arg=[SETTINGS, expected], timeout=180_000)
+    assert float(slider.locator(".widget-readout").inner_text()) == pytest.approx(
+        start_temp + 0.30
     )
-    after = settings.inner_text()
-    new_temp = float(re.search(r"temperature=([\d.]+)", after).group(1))
-    assert new_temp == pytest.approx(start_temp + 0.30, abs=1e-6)
-    readout = slider.locator(".widget-readout").inner_text()
-    assert float(readout) == pytest.approx(new_temp)
-    page.wait_for_function(
-        "([el, old]) => el.innerText !== old",
-        arg=[panel.locator(".vlesson-distribution").element_handle(), before_dist],
-        timeout=60_000,
-    )
+    assert page.locator(".vlesson-panel .vlesson-output pre").inner_text().strip()
+    page.wait_for_function(shows, arg=[DISTRIBUTION, expected], timeout=60_000)
+    assert page.locator(DISTRIBUTION).inner_text() != before_dist
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "playground-after.png"), full_page=False)

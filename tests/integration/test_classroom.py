@@ -261,8 +261,8 @@ def test_batch_sweep_and_run_log_commands_on_the_server(
     [
         ("path", "answered 404 Not Found .* usually ends in /v1"),
         ("model", "does not serve model 'facebook/opt-125m'; it serves 'smollm2"),
-        ("no key", "wants an API key and none was given - set VLESSON_API_KEY"),
-        ("wrong key", "refused the API key 'wr...' - check VLESSON_API_KEY"),
+        ("no key", "wants an API key and none was given - set VLESSON_SERVER_API_KEY"),
+        ("wrong key", "refused the API key 'wr...' - check VLESSON_SERVER_API_KEY"),
     ],
 )
 def test_learner_mistakes_get_clear_errors(server, monkeypatch, change, needle):

@@ -18,6 +18,7 @@ COMMANDS = {
     "sweep": "vlesson.cli.sweep",
     "cache": "vlesson.cli.cache",
     "classroom-server": "vlesson.cli.classroom",
+    "serve": "vlesson.cli.serve",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
@@ -31,6 +32,7 @@ commands:
   sweep           try a grid of sampling settings in one batched call, recommend one
   cache           show (stats) or empty (clear) the result cache
   classroom-server  start vLLM's server for a class (learners set VLESSON_SERVER)
+  serve           serve the model over HTTP (FastAPI, vLLM's async engine)
 """
 
 

@@ -33,7 +33,7 @@ def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentPar
     parser.add_argument(
         "--api-key",
         default=None,
-        help="Require this key from learners (default $VLESSON_API_KEY; none: open).",
+        help="Require this key from learners (default $VLESSON_SERVER_API_KEY; none: open).",
     )
     parser.add_argument(
         "--dry-run",
@@ -65,5 +65,5 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.dry_run:
         return 0
     sys.stdout.flush()
-    os.execv(command[0], command)
+    os.execve(command[0], command, classroom.server_environment())
     return 1  # not reached: execv replaces this process

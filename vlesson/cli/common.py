@@ -41,7 +41,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--api-key", default=None, metavar="KEY",
-        help="The server's API key. Default: $VLESSON_API_KEY.",
+        help="The server's API key. Default: $VLESSON_SERVER_API_KEY.",
     )
 
 

@@ -1,0 +1,211 @@
+"""The web API over real HTTP: `vlesson serve` in a subprocess on a free loopback port.
+
+One server (with an API key) is started for the whole module and shared by its tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+import vlesson as vl
+from vlesson import api
+
+KEY = "integration-test-key"
+LIMITS = [
+    "--limit-max-prompts",
+    "8",
+    "--limit-max-tokens",
+    "16",
+    "--limit-max-prompt-chars",
+    "1000",
+]
+GREEDY = {"temperature": 0, "max_tokens": 8}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with api.start_server(api_key=KEY, args=LIMITS) as running:
+        yield running
+        assert running.running(), running.log()  # whatever the tests did, it survived
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with server.client() as http:
+        yield http
+
+
+def test_greedy_request_completes_paris(client):
+    response = client.post(
+        "/generate", json={"prompt": "The capital of France is", **GREEDY}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (out,) = body["outputs"]
+    assert "Paris" in out["text"]
+    assert out["num_tokens"] == len(out["token_ids"]) <= 8
+    assert out["finish_reason"] in {"stop", "length"} and out["prompt_tokens"] > 0
+    assert 0 < out["first_token_seconds"] <= out["seconds"] <= body["seconds"]
+    assert out["params"]["temperature"] == 0 and out["params"]["max_tokens"] == 8
+
+
+def test_a_list_of_prompts_comes_back_in_order(client, example_prompts):
+    response = client.post("/generate", json={"prompt": example_prompts, **GREEDY})
+    outputs = response.json()["outputs"]
+    assert [o["prompt"] for o in outputs] == example_prompts
+    assert response.json()["num_tokens"] == sum(o["num_tokens"] for o in outputs)
+
+
+def test_streaming_sends_tokens_then_the_same_completion(client):
+    body = {"prompt": "The capital of France is", **GREEDY}
+    whole = client.post("/generate", json=body).json()["outputs"][0]
+    with client.stream("POST", "/generate", json={**body, "stream": True}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = re.findall(r"event: (\w+)\ndata: (.*)\n", response.read().decode())
+    names = [name for name, _ in events]
+    assert names == ["token"] * (len(names) - 1) + ["done"] and len(names) > 2
+    pieces = "".join(json.loads(data)["text"] for name, data in events[:-1])
+    done = json.loads(events[-1][1])
+    assert pieces == done["text"] == whole["text"]
+    assert done["token_ids"] == whole["token_ids"]
+
+
+def test_bad_requests_get_422_naming_the_field(client):
+    response = client.post("/generate", json={"prompt": "x", "top_p": 1.5})
+    assert response.status_code == 422
+    assert "top_p must be in (0, 1], got 1.5" in response.json()["detail"][0]["msg"]
+    # A rule only the engine side knows: min_tokens above max_tokens.
+    response = client.post(
+        "/generate", json={"prompt": "x", "min_tokens": 9, "max_tokens": 4}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "min_tokens"
+
+
+def test_a_missing_or_wrong_key_gets_401(server):
+    body = {"prompt": "The capital of France is", **GREEDY}
+    for headers in ({}, {"Authorization": "Bearer not-the-key"}):
+        assert (
+            httpx.post(server.url + "/generate", json=body, headers=headers).status_code
+            == 401
+        )
+        assert httpx.get(server.url + "/models", headers=headers).status_code == 401
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_models_names_the_one_model_and_the_limits(client):
+    (card,) = client.get("/models").json()
+    assert card["id"] == vl.DEFAULT_MODEL
+    assert card["limits"] == {
+        "max_prompts": 8,
+        "max_prompt_chars": 1000,
+        "max_tokens": 16,
+    }
+
+
+COUNTS = [f"{k}, {k + 1}, {k + 2}, {k + 3}," for k in range(2, 98, 3)]
+"""32 greedy prompts with known answers: each continues with its own next number."""
+
+
+def test_32_concurrent_requests_each_get_their_own_answer(client, server, llm):
+    params = {"temperature": 0, "max_tokens": 4}
+    direct = vl.generate(llm, COUNTS, params, use_tqdm=False)
+
+    async def send_all():
+        async with httpx.AsyncClient(
+            base_url=server.url, headers=server.headers, timeout=300
+        ) as http:
+            return await asyncio.gather(
+                *(http.post("/generate", json={"prompt": p, **params}) for p in COUNTS)
+            )
+
+    responses = asyncio.run(send_all())
+    assert [r.status_code for r in responses] == [200] * 32
+    outputs = [r.json()["outputs"][0] for r in responses]
+    assert [o["prompt"] for o in outputs] == COUNTS  # none lost, none swapped
+    for prompt, out, gen in zip(COUNTS, outputs, direct):
+        expected = str(int(prompt.split(",")[-2]) + 1)
+        assert gen.text.split(",")[0].strip() == expected, (prompt, gen.text)
+        assert out["text"].split(",")[0].strip() == expected, (prompt, out["text"])
+    assert client.get("/health").status_code == 200  # and it still answers
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_fuzzing_from_the_openapi_schema_finds_no_server_error(server, mode):
+    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} == {"/health", "/models", "/generate"}
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+        negative_data_rejection,
+    ]
+    for operation in operations:
+        if mode == GenerationMode.NEGATIVE and operation.method.upper() != "POST":
+            continue  # GET /health and /models take no input that could be wrong
+
+        @given(case=operation.as_strategy(mode))
+        @settings(
+            max_examples=15,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def call(case):
+            case.call_and_validate(headers=server.headers, timeout=120, checks=checks)
+
+        try:
+            call()
+        except BaseException as exc:
+            exc.add_note(f"server output:\n{server.log()}")
+            raise
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_the_app_in_process_emits_each_generation_on_the_run_logger():
+    from fastapi.testclient import TestClient
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    runs = logging.getLogger("vlesson.runs")
+    runs.addHandler(handler)
+    old_level = runs.level
+    runs.setLevel(logging.INFO)  # setLevel, not .level =: it clears the level cache
+    app = api.create_app(kv_cache_memory_bytes=256 << 20)
+    try:
+        with TestClient(app) as client:  # `with` runs the lifespan: the engine loads
+            response = client.post(
+                "/generate",
+                json={"prompt": ["The capital of France is", "1, 2, 3,"], **GREEDY},
+            )
+    finally:
+        runs.removeHandler(handler)
+        runs.setLevel(old_level)
+    assert response.status_code == 200, response.text
+    gens = [r.generation for r in records]
+    assert all(isinstance(g, vl.Generation) for g in gens) and len(gens) == 2
+    assert {g.prompt for g in gens} == {"The capital of France is", "1, 2, 3,"}
+    assert {r.source for r in records} == {"api"}
+    assert [o["text"] for o in response.json()["outputs"]] == [
+        next(g.text for g in gens if g.prompt == p)
+        for p in ("The capital of France is", "1, 2, 3,")
+    ]
