@@ -8,7 +8,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from vllm import SamplingParams
 
 import vlesson as vl
 from vlesson import classroom, completions, engine, remote
@@ -89,6 +88,14 @@ TOP3_AS_IDS = {  # logprobs=3, return_tokens_as_token_ids
     ],
 }
 NAMES = {7042: " Paris", 260: " a", 4528: " the", 30: ".", 28: ",", 284: " and"}
+
+
+def SamplingParams(**kwargs):
+    """Build vLLM's SamplingParams; importing vLLM at collection time would start
+    torch's threads before test_cache forks its worker processes."""
+    from vllm import SamplingParams as real
+
+    return real(**kwargs)
 
 
 def job_for(params, prompts):
