@@ -123,7 +123,7 @@ def _drive_playground(page, url: str, token: str) -> None:
     ).click()
     page.wait_for_function(  # every cell has run: no "[*]" prompt is left
         "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
-        " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.innerText)); }",
+        " return p.length > 0 && p.every(e => /\[\d+\]/.test(e.innerText)); }",
         timeout=600_000,
     )
     status.get_by_text(re.compile(r"\| Idle")).wait_for(timeout=60_000)
