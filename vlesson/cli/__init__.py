@@ -14,6 +14,8 @@ COMMANDS = {
     "generate": "vlesson.cli.generate",
     "models": "vlesson.cli.models",
     "prepare-model": "vlesson.cli.models",
+    "smart": "vlesson.cli.smart",
+    "bench": "vlesson.cli.bench",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
@@ -23,6 +25,8 @@ commands:
   generate        generate text for prompts (the lesson's text_generation.py)
   models          list the offline models and where they are
   prepare-model   convert an offline model once (make lab does this)
+  smart           generate, score and rank outputs for a topic; write results.md
+  bench           benchmark TTFT, tokens/s and memory; write a CSV and a plot
 """
 
 
