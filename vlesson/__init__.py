@@ -10,6 +10,9 @@ from vlesson.generate import LESSON_PROMPTS, Generation, generate
 from vlesson.models import DEFAULT_MODEL, ModelNotAvailableError
 from vlesson.sampling import PARAMS, ParamError, make_sampling_params, validate
 
+# Exercises 2.1, 2.6, 2.12, the challenge and the bonus (none imports vLLM at import).
+from vlesson import bench, compare, memory, quantization, report, smart
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -27,4 +30,11 @@ __all__ = [
     "release",
     "sampling",
     "validate",
+    # exercises 2.1, 2.6, 2.12, challenge, bonus
+    "bench",
+    "compare",
+    "memory",
+    "quantization",
+    "report",
+    "smart",
 ]

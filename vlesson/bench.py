@@ -168,10 +168,10 @@ def run_bench(
             llm = get_llm(model, disable_log_stats=False, **engine_kwargs)
             info = engine_info(llm)
             llm.generate(
-                LESSON_PROMPTS[:1],
-                make_sampling_params(llm, max_tokens=4),
+                LESSON_PROMPTS * 2,
+                make_sampling_params(llm, max_tokens=8),
                 use_tqdm=False,
-            )  # warm-up: first-call allocations untimed
+            )  # warm-up: first-call allocations and kernel set-up untimed
             for config in configs:
                 params = make_sampling_params(
                     llm,

@@ -7,6 +7,7 @@ outputs are ranked by a stated, configurable weighted sum.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -204,6 +205,13 @@ def run_smart(
         seed,
         _model_name(llm),
     )
+
+
+def rerank(result: SmartResult, weights: str | Mapping[str, float]) -> SmartResult:
+    """Return the same outputs ranked by other weights (no new generation)."""
+    weights = parse_weights(weights)
+    rows = result.table.drop(columns=["rank", "score"]).to_dict("records")
+    return dataclasses.replace(result, table=_ranked(rows, weights), weights=weights)
 
 
 def _row(strategy: str, variation: int, gen: Any, max_tokens: int) -> dict[str, Any]:

@@ -121,3 +121,19 @@ def test_weights_formula_reads_as_stated():
     assert report.weights_formula({"coherence": 0.4, "repetition": -0.2}) == (
         "score = 0.4 coherence - 0.2 repetition"
     )
+
+
+def test_rerank_reorders_the_same_outputs_without_generating(result):
+    diverse = smart.rerank(result, "distinct_2=1")
+    assert sorted(diverse.table["text"]) == sorted(result.table["text"])
+    assert list(diverse.table["distinct_2"]) == sorted(diverse.table["distinct_2"],
+                                                       reverse=True)
+    assert diverse.weights == {"distinct_2": 1.0}
+
+
+def test_importing_vlesson_does_not_import_vllm():
+    import subprocess
+    import sys
+
+    code = "import sys, vlesson; vlesson.smart; assert 'vllm' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
