@@ -39,7 +39,7 @@ BATCH_SIZES = (1, 8, 64)
 
 
 def config_label(config: Mapping[str, Any]) -> str:
-    """Return a short label for a sampling configuration (``temperature=0.8,top_p=0.9``)."""
+    """Return a short label for a sampling configuration (``temperature=0.8``)."""
     return ",".join(f"{k}={v}" for k, v in config.items()) or "defaults"
 
 
@@ -201,7 +201,7 @@ def run_bench(
 
 
 def cross_check(results: pd.DataFrame, tolerance: float = TOLERANCE) -> pd.DataFrame:
-    """Compare each case with vLLM's own figures; the ``ok`` column says if it agrees."""
+    """Compare each case with vLLM's own figures; ``ok`` says if it agrees."""
     check = results[["model", "config", "batch_size"]].copy()
     check["tokens_match"] = (results["gen_tokens"] == results["vllm_gen_tokens"]) & (
         results["prompt_tokens"] == results["vllm_prompt_tokens"]

@@ -37,8 +37,8 @@ CPU_METHODS: dict[str, str] = {
     "fp8_per_channel": "runs: weights fp8 e4m3 per output channel, activations bf16",
     "gptq": "runs: 4-bit weight-only checkpoint (write_gptq), CPU W4A16 kernel",
     "awq": "runs when given an AWQ checkpoint (same CPU W4A16 kernel); none offline",
-    "fp8": "fails: _C::static_scaled_fp8_quant is not built into the CPU ops",
-    "fp8_per_tensor": "fails: _C::static_scaled_fp8_quant is not built into the CPU ops",
+    "fp8": "fails: _C::static_scaled_fp8_quant is not in the CPU ops",
+    "fp8_per_tensor": "fails: _C::static_scaled_fp8_quant is not in the CPU ops",
     "fp8_per_block": "fails: no CPU kernel without AMX tiles (Sapphire Rapids+)",
     "mxfp8": "fails: no MXFP8 linear kernel on CPU",
     "mxfp4": "fails: no MXFP4 linear kernel on CPU",
@@ -145,7 +145,7 @@ def _write_gptq(source: Path, out: Path, group_size: int) -> None:
 
 
 def pack_gptq(weight: torch.Tensor, group_size: int) -> dict[str, torch.Tensor]:
-    """Quantize one [out, in] weight to 4-bit symmetric GPTQ tensors (round-to-nearest)."""
+    """Quantize an [out, in] weight to 4-bit GPTQ tensors (round-to-nearest)."""
     import torch
 
     out_features, in_features = weight.shape
@@ -196,7 +196,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def passage_perplexity(llm: LLM, passage: str = PASSAGE) -> float:
-    """Return the model's perplexity on a fixed passage (prompt_logprobs; lower is better)."""
+    """Return the model's perplexity on a fixed passage (lower is better)."""
     import math
 
     from vlesson.sampling import make_sampling_params
@@ -215,7 +215,7 @@ def passage_perplexity(llm: LLM, passage: str = PASSAGE) -> float:
 def agreement(
     reference: Sequence[Sequence[int]], other: Sequence[Sequence[int]]
 ) -> float:
-    """Return the share of greedy tokens equal to the reference's at the same position."""
+    """Return the share of tokens equal to the reference's at the same position."""
     same = total = 0
     for ref, got in zip(reference, other):
         total += max(len(ref), len(got))

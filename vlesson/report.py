@@ -1,4 +1,4 @@
-"""Markdown and plots for the smart generator: GitHub-clean tables, parsed back in tests.
+"""Markdown and plots for the smart generator: GitHub-clean tables, parsed back.
 
 Pure: no engine. Table cells escape ``|``, turn newlines into ``<br>`` and HTML-escape
 the text, so model output never breaks a table; :func:`parse_md_tables` undoes it.
@@ -98,7 +98,7 @@ def fenced(text: str) -> str:
 
 
 def weights_formula(weights: Mapping[str, float]) -> str:
-    """Return the ranking as a readable formula, e.g. ``0.4 coherence - 0.2 repetition``."""
+    """Return the ranking as a formula, e.g. ``0.4 coherence - 0.2 repetition``."""
     parts = []
     for name, w in weights.items():
         sign = "-" if w < 0 else "+"
@@ -118,7 +118,8 @@ def smart_markdown(
         f"# Smart content: {md_cell(result.topic)}",
         "",
         (
-            f"Model `{result.model}`; {len(table)} outputs ({n_strategies} strategies x "
+            f"Model `{result.model}`; {len(table)} outputs ({n_strategies} strategies "
+            f"x "
             f"{len(table) // max(n_strategies, 1)} variations) from one batched call; "
             f"max_tokens={result.max_tokens}, seeds {result.seed}..; {when}."
         ),

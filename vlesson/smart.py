@@ -1,8 +1,8 @@
 """The smart content generator (the lesson's challenge project).
 
-Several sampling strategies x several seeds, all in ONE batched ``generate`` call through
-the model's chat template; each output is scored with automatic quality metrics and the
-outputs are ranked by a stated, configurable weighted sum.
+Several sampling strategies x several seeds, all in ONE batched ``generate`` call
+through the model's chat template; each output is scored with automatic quality
+metrics and the outputs are ranked by a stated, configurable weighted sum.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def run_smart(
     seed: int = 0,
     use_tqdm: bool = True,
 ) -> SmartResult:
-    """Generate ``num_variations`` outputs per strategy in one call, score and rank them.
+    """Generate ``num_variations`` outputs per strategy in one call; score, rank them.
 
     Variation i of every strategy uses seed ``seed + i``, so a run repeats exactly.
     """

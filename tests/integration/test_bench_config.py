@@ -1,4 +1,4 @@
-"""`vlesson bench` and the focused 150-token configuration, end to end in subprocesses."""
+"""`vlesson bench` and the focused 150-token configuration, in subprocesses."""
 
 from __future__ import annotations
 

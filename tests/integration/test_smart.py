@@ -1,4 +1,4 @@
-"""The smart generator on the real engine: one batched call, ranked, report parsed back."""
+"""The smart generator on the real engine: one call, ranked, report parsed back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The smart generator's pure parts: weights, strategies, scoring, markdown round trip."""
+"""The smart generator's pure parts: weights, strategies, scores, markdown."""
 
 from __future__ import annotations
 

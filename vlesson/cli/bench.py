@@ -1,4 +1,4 @@
-"""``vlesson bench``: TTFT, tokens/s and memory across models, batch sizes and configs."""
+"""``vlesson bench``: TTFT, tokens/s and memory across models, batches, configs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 from vlesson.cli.common import UsageError
 
-DESCRIPTION = """Benchmark vLLM: time to first token (vLLM's per-request metrics), generated
-and prompt tokens/s, total time and peak memory (RAM; GPU through NVML) for every model x
+DESCRIPTION = """Benchmark vLLM: time to first token (vLLM's per-request metrics),
+generated and prompt tokens/s, total time and peak memory (RAM; GPU through NVML) for
+every model x
 --params configuration x batch size, cross-checked against vLLM's own counters. Writes a
 CSV and a PNG plot."""
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from vlesson.cli import common
 
-DESCRIPTION = """Generate several completions per sampling strategy for a topic (one batched
-call, through the model's chat template), score each with automatic quality metrics, rank
+DESCRIPTION = """Generate several completions per sampling strategy for a topic (one
+batched call, through the model's chat template), score each with automatic quality
+metrics, rank
 them, and write a markdown report with the best outputs, a comparison table, summary
 statistics and a plot of parameter effects."""
 
@@ -110,7 +111,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     best = result.best(1).iloc[0]
     print(
-        f"\nbest: {best['strategy']} (score {best['score']:.3f}): {best['text'][:200]!r}"
+        f"\nbest: {best['strategy']} (score {best['score']:.3f}): "
+        f"{best['text'][:200]!r}"
     )
     print(f"\nwrote {path} and {path.with_name(path.stem + '_effects.png')}")
     return 0
