@@ -18,6 +18,8 @@ COMMANDS = {
     "sweep": "vlesson.cli.sweep",
     "cache": "vlesson.cli.cache",
     "serve": "vlesson.cli.serve",
+    "smart": "vlesson.cli.smart",
+    "bench": "vlesson.cli.bench",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
@@ -31,6 +33,8 @@ commands:
   sweep           try a grid of sampling settings in one batched call, recommend one
   cache           show (stats) or empty (clear) the result cache
   serve           serve the model over HTTP (FastAPI, vLLM's async engine)
+  smart           generate, score and rank outputs for a topic; write results.md
+  bench           benchmark TTFT, tokens/s and memory; write a CSV and a plot
 """
 
 
