@@ -86,6 +86,7 @@ def run_hf(dtype: str) -> dict:
 
     folder = models.model_path()
     tok = AutoTokenizer.from_pretrained(folder, padding_side="left")
+    tok.pad_token = tok.pad_token or tok.eos_token  # the GGUF tokenizer names none
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
     model.eval()
     ready = time.perf_counter() - t

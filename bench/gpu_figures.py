@@ -125,6 +125,7 @@ def hf_table(vllm_figures: dict) -> None:
     vl.release()
     folder = models.model_path()
     tok = AutoTokenizer.from_pretrained(folder, padding_side="left")
+    tok.pad_token = tok.pad_token or tok.eos_token  # the GGUF tokenizer names none
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).cuda()
 
     def gen(prompts, n):

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-check: no CUDA GPU is visible to torch')"
 "$PY" -m vlesson prepare-model
+# Two runs: on a GPU each engine reserves a share of memory, and the notebooks' kernels
+# should not share it with the integration tests' engine.
+"$PY" -m pytest -q -p no:cacheprovider tests/unit tests/integration
 "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
-    --nbval-cell-timeout=900 tests/unit tests/integration notebooks
+    --nbval-cell-timeout=900 notebooks
 "$PY" bench/gpu_figures.py

@@ -6,12 +6,18 @@ Importing vlesson starts nothing and does not import vLLM (that takes about 10 s
 
 from vlesson import (
     batch,
+    bench,
     cache,
     check,
+    compare,
     distribution,
     experiments,
+    memory,
+    quantization,
+    report,
     runlog,
     sampling,
+    smart,
     solutions,
     sweep,
     widgets,
@@ -54,6 +60,12 @@ __all__ = [
     "sweep",
     "validate",
     "widgets",
+    "bench",
+    "compare",
+    "memory",
+    "quantization",
+    "report",
+    "smart",
 ]
 
 

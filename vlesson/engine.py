@@ -91,9 +91,19 @@ def is_cpu() -> bool:
     return current_platform.is_cpu()
 
 
+GPU_DEFAULTS: dict[str, Any] = {
+    # vLLM's own defaults otherwise. Its 0.92 would let one engine take the whole GPU,
+    # but a lesson runs two at once (a notebook's engine and a `!vlesson ...` command):
+    # the second then fails with "Free memory on device ... less than desired" (seen
+    # on an H100). 0.4 leaves room for both; 135M weights need well under 1 GiB.
+    "gpu_memory_utilization": 0.4,
+}
+"""Engine defaults applied on a GPU; anything the caller passes wins."""
+
+
 def engine_defaults() -> dict[str, Any]:
-    """Return the defaults vlesson adds on this machine (empty on a GPU)."""
-    return cpu_defaults() if is_cpu() else {}
+    """Return the defaults vlesson adds on this machine."""
+    return cpu_defaults() if is_cpu() else dict(GPU_DEFAULTS)
 
 
 def apply_environment() -> None:

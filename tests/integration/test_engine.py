@@ -53,4 +53,6 @@ def test_the_warm_engine_is_reused(llm):
         assert info["enforce_eager"] is True and info["device"] == "cpu"
         assert info["dtype"] in ("float32", "bfloat16")
     else:
-        assert info["device"] == "gpu" and vl.engine.engine_defaults() == {}
+        assert info["device"] == "gpu"
+        assert vl.engine.engine_defaults() == vl.engine.GPU_DEFAULTS
+        assert info["dtype"] == "bfloat16"  # the model's own: vLLM's "auto"

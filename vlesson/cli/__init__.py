@@ -19,6 +19,8 @@ COMMANDS = {
     "cache": "vlesson.cli.cache",
     "classroom-server": "vlesson.cli.classroom",
     "serve": "vlesson.cli.serve",
+    "smart": "vlesson.cli.smart",
+    "bench": "vlesson.cli.bench",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
@@ -33,6 +35,8 @@ commands:
   cache           show (stats) or empty (clear) the result cache
   classroom-server  start vLLM's server for a class (learners set VLESSON_SERVER)
   serve           serve the model over HTTP (FastAPI, vLLM's async engine)
+  smart           generate, score and rank outputs for a topic; write results.md
+  bench           benchmark TTFT, tokens/s and memory; write a CSV and a plot
 """
 
 
