@@ -34,11 +34,11 @@ def retry(
 ) -> T:
     """Call ``fn``; on a transient error wait backoff * 2**k and try again, at most
     ``attempts`` times in all. Other errors propagate at once."""
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, attempts):
         try:
             return fn()
         except Exception as exc:
-            if not is_transient(exc) or attempt == attempts:
+            if not is_transient(exc):
                 raise
             delay = backoff * 2 ** (attempt - 1)
             logger.warning(
@@ -46,4 +46,4 @@ def retry(
                 what, type(exc).__name__, exc, attempt, attempts - 1, delay,
             )
             sleep(delay)
-    raise AssertionError("unreachable")
+    return fn()  # the last attempt: its error reaches the caller
