@@ -17,13 +17,7 @@ prompts are skipped."""
 
 def build_parser(prog: str = "vlesson batch") -> argparse.ArgumentParser:
     """Return the parser: engine, sampling, input, output and run-log options."""
-    from vlesson.compat import flexible_argument_parser
-
-    parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
-    common.add_engine_args(parser)
-    common.add_sampling_args(parser)
-    common.add_input_args(parser)
-    common.add_log_args(parser)
+    parser = common.generation_parser(prog, DESCRIPTION)
     out = parser.add_argument_group("Output")
     out.add_argument(
         "--out",

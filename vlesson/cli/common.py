@@ -24,6 +24,19 @@ SAMPLING_FLAGS = ("max_tokens", "temperature", "top_p", "top_k", "min_tokens", "
 """The sampling options every generating subcommand offers."""
 
 
+def generation_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Return vLLM's parser with the engine, sampling, input and run-log groups that
+    every generating subcommand shares; the caller adds its own groups."""
+    from vlesson.compat import flexible_argument_parser
+
+    parser = flexible_argument_parser()(prog=prog, description=description)
+    add_engine_args(parser)
+    add_sampling_args(parser)
+    add_input_args(parser)
+    add_log_args(parser)
+    return parser
+
+
 def add_engine_args(parser: argparse.ArgumentParser) -> None:
     """Add every vLLM engine option (its own groups), defaulting to the offline model."""
     from vllm import EngineArgs

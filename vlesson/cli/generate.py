@@ -17,13 +17,7 @@ bfloat16 (native bf16 CPUs) or float32, --enforce-eager, and a 1 GiB KV cache un
 
 def build_parser(prog: str = "vlesson generate") -> argparse.ArgumentParser:
     """Return the parser: every EngineArgs option, then sampling, input and output."""
-    from vlesson.compat import flexible_argument_parser
-
-    parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
-    common.add_engine_args(parser)
-    common.add_sampling_args(parser)
-    common.add_input_args(parser)
-    common.add_log_args(parser)
+    parser = common.generation_parser(prog, DESCRIPTION)
     out = parser.add_argument_group("Output")
     out.add_argument(
         "--output", type=Path, default=None, metavar="FILE.jsonl",

@@ -17,13 +17,8 @@ sweep.csv with quality metrics per row, a heatmap, and recommends a combination.
 def build_parser(prog: str = "vlesson sweep") -> argparse.ArgumentParser:
     """Return the parser: engine, sampling (shared), input, grid and output options."""
     from vlesson import sweep
-    from vlesson.compat import flexible_argument_parser
 
-    parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
-    common.add_engine_args(parser)
-    common.add_sampling_args(parser)
-    common.add_input_args(parser)
-    common.add_log_args(parser)
+    parser = common.generation_parser(prog, DESCRIPTION)
     group = parser.add_argument_group("Sweep")
     group.add_argument(
         "--grid",
