@@ -166,14 +166,15 @@ def _check_key(api_key: str | None):
 def _build_engine(engine_args: dict[str, Any]) -> Any:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
-    from vlesson.compat import async_engine_class
+    from vlesson.compat import async_engine_class, stdout_with_fileno
     from vlesson.engine import apply_environment
 
     apply_environment()
     models.check_available(engine_args["model"])
     resolved = {**engine_args, "model": models.resolve(engine_args["model"])}
     logger.info("starting vLLM's asynchronous engine: %s", engine_args)
-    return async_engine_class().from_engine_args(AsyncEngineArgs(**resolved))
+    with stdout_with_fileno():
+        return async_engine_class().from_engine_args(AsyncEngineArgs(**resolved))
 
 
 def create_app(

@@ -5,6 +5,10 @@ Everything else in vlesson imports these names from here, never the moving paths
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -15,6 +19,28 @@ def flexible_argument_parser() -> type:
     except ImportError:  # older releases kept it in vllm.utils
         from vllm.utils import FlexibleArgumentParser
     return FlexibleArgumentParser
+
+
+@contextlib.contextmanager
+def stdout_with_fileno() -> Iterator[None]:
+    """While an engine starts, make ``sys.stdout`` a real file if it is not one.
+
+    vLLM 0.24's ``suppress_stdout()`` calls ``sys.stdout.fileno()`` while a GPU worker
+    starts (newer releases use fd 1 directly). That raises where stdout is no file:
+    ``redirect_stdout(StringIO())``, or a Jupyter kernel that does not capture fd output,
+    which is every kernel started under pytest (nbval). The engine then fails with
+    "generator didn't yield" or "Engine core initialization failed" (seen on an H100).
+    """
+    try:
+        sys.stdout.fileno()
+        has_fileno = True
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        has_fileno = False
+    if has_fileno or sys.__stdout__ is None:  # a file already, or none to lend (pythonw)
+        yield
+        return
+    with contextlib.redirect_stdout(sys.__stdout__):
+        yield
 
 
 def validation_errors() -> tuple[type[BaseException], ...]:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vlesson import models
+from vlesson.compat import stdout_with_fileno
 from vlesson.remote import (
     SERVER_ENV,
     RemoteLLM,
@@ -196,7 +197,8 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
     apply_environment()
     logger.info("starting vLLM engine: %s", args)
     start = time.perf_counter()
-    llm = LLM(**resolved)
+    with stdout_with_fileno():
+        llm = LLM(**resolved)
     return llm, time.perf_counter() - start
 
 
