@@ -16,17 +16,11 @@ import subprocess
 import sys
 import time
 
+from vlesson.bench import best_seconds
+
 BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
 SHORT_PROMPT = "The capital of France is"
 
-
-def _best(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def run_vlesson() -> dict:
@@ -39,9 +33,9 @@ def run_vlesson() -> dict:
     batch = {"temperature": 0.8, "max_tokens": 64, "seed": 0, "ignore_eos": True}
     stream = {"temperature": 0, "max_tokens": 128, "ignore_eos": True}
     vl.generate(llm, BATCH_PROMPTS[:4], batch, use_tqdm=False)  # first-call warm-up
-    batch_s = _best(lambda: vl.generate(llm, BATCH_PROMPTS, batch, use_tqdm=False), 2)
-    stream_s = _best(lambda: vl.generate(llm, "Hello", stream, use_tqdm=False), 2)
-    ttft = _best(lambda: vl.generate(llm, SHORT_PROMPT, {"max_tokens": 1}, use_tqdm=False))
+    batch_s = best_seconds(lambda: vl.generate(llm, BATCH_PROMPTS, batch, use_tqdm=False), 2)
+    stream_s = best_seconds(lambda: vl.generate(llm, "Hello", stream, use_tqdm=False), 2)
+    ttft = best_seconds(lambda: vl.generate(llm, SHORT_PROMPT, {"max_tokens": 1}, use_tqdm=False))
     return {
         "engine": "vLLM (vlesson defaults: " + vl.engine_info(llm)["dtype"] + ")",
         "ready_s": ready,
@@ -58,8 +52,8 @@ def _slider_figures(vl, llm) -> dict:
 
     params = {"temperature": 0.7, "max_tokens": 32, "seed": 1, "ignore_eos": True}
     bare_params = SamplingParams(**params)
-    bare = _best(lambda: llm.generate([SHORT_PROMPT], bare_params, use_tqdm=False), 5)
-    ours = _best(lambda: vl.generate(llm, SHORT_PROMPT, params, use_tqdm=False), 5)
+    bare = best_seconds(lambda: llm.generate([SHORT_PROMPT], bare_params, use_tqdm=False), 5)
+    ours = best_seconds(lambda: vl.generate(llm, SHORT_PROMPT, params, use_tqdm=False), 5)
     figures = {"bare_generate_ms": bare * 1000, "overhead_ms": (ours - bare) * 1000}
     try:
         from vlesson import widgets
@@ -72,7 +66,7 @@ def _slider_figures(vl, llm) -> dict:
     def move():
         slider.value = 0.75 if slider.value != 0.75 else 0.7
 
-    figures["slider_ms"] = _best(move, 5) * 1000
+    figures["slider_ms"] = best_seconds(move, 5) * 1000
     return figures
 
 
@@ -102,9 +96,9 @@ def run_hf(dtype: str) -> dict:
 
     torch.manual_seed(0)
     gen(BATCH_PROMPTS[:4], 4, True)
-    batch_s = _best(lambda: gen(BATCH_PROMPTS, 64, True), 1)
-    stream_s = _best(lambda: gen(["Hello"], 128, False), 1)
-    ttft = _best(lambda: gen([SHORT_PROMPT], 1, False))
+    batch_s = best_seconds(lambda: gen(BATCH_PROMPTS, 64, True), 1)
+    stream_s = best_seconds(lambda: gen(["Hello"], 128, False), 1)
+    ttft = best_seconds(lambda: gen([SHORT_PROMPT], 1, False))
     return {
         "engine": f"HF transformers {dtype}", "ready_s": ready,
         "batch_tok_s": 64 * 64 / batch_s, "stream_tok_s": 128 / stream_s,
@@ -122,8 +116,8 @@ def run_llama_cpp() -> dict:
     gguf = models._find_gguf(models.OFFLINE_MODELS[models.DEFAULT_MODEL])
     llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False)
     ready = time.perf_counter() - t
-    stream_s = _best(lambda: llm("Hello", max_tokens=128, temperature=0), 1)
-    ttft = _best(lambda: llm(SHORT_PROMPT, max_tokens=1, temperature=0))
+    stream_s = best_seconds(lambda: llm("Hello", max_tokens=128, temperature=0), 1)
+    ttft = best_seconds(lambda: llm(SHORT_PROMPT, max_tokens=1, temperature=0))
     return {"engine": "llama.cpp (GGUF Q4_1)", "ready_s": ready, "batch_tok_s": None,
             "stream_tok_s": 128 / stream_s, "ttft_ms": ttft * 1000}
 
@@ -142,7 +136,7 @@ def bandwidth_bound() -> tuple[float, float]:
 
     src = np.ones(256 * 2**20 // 8)  # 256 MiB
     dst = np.empty_like(src)
-    seconds = _best(lambda: np.copyto(dst, src), 5)
+    seconds = best_seconds(lambda: np.copyto(dst, src), 5)
     gb_s = 2 * src.nbytes / seconds / 1e9  # read + write
     fp32_bytes = 134.5e6 * 4  # every weight is read once per decoded token
     return gb_s, gb_s * 1e9 / fp32_bytes

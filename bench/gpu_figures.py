@@ -11,6 +11,8 @@ import argparse
 import os
 import time
 
+from vlesson.bench import best_seconds
+
 # apply_model ships a function to the engine's worker process (cloudpickle).
 os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
 
@@ -22,14 +24,6 @@ PASSAGE = (
 )
 """A fixed passage: the model's perplexity on it measures quality without sampling."""
 
-
-def _best(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def gpu_memory_gib() -> float | None:
@@ -76,7 +70,7 @@ def throughput(llm, batch: int, tokens: int = 64) -> float:
 
     prompts = [f"Story {i}: once upon a time" for i in range(batch)]
     params = {"temperature": 0.8, "max_tokens": tokens, "seed": 0, "ignore_eos": True}
-    seconds = _best(lambda: vl.generate(llm, prompts, params, use_tqdm=False), 2)
+    seconds = best_seconds(lambda: vl.generate(llm, prompts, params, use_tqdm=False), 2)
     return batch * tokens / seconds
 
 
@@ -84,10 +78,10 @@ def ttft_ms(llm) -> float:
     """Return the time to the first token of a short prompt (a 1-token request)."""
     import vlesson as vl
 
-    call = lambda: vl.generate(llm, "The capital of France is", {"max_tokens": 1},  # noqa: E731
+    call = lambda: vl.generate(llm, "The capital of France is", {"max_tokens": 1},
                                use_tqdm=False)
     call()
-    return _best(call, 5) * 1000
+    return best_seconds(call, 5) * 1000
 
 
 def start(**engine_kwargs):
@@ -138,8 +132,8 @@ def hf_table(vllm_figures: dict) -> None:
 
     gen(["warm up"], 4)
     prompts = [f"Story {i}: once upon a time" for i in range(64)]
-    batch = 64 * 64 / _best(lambda: gen(prompts, 64), 2)
-    stream = 128 / _best(lambda: gen(["Story 0: once upon a time"], 128), 2)
+    batch = 64 * 64 / best_seconds(lambda: gen(prompts, 64), 2)
+    stream = 128 / best_seconds(lambda: gen(["Story 0: once upon a time"], 128), 2)
     print("\n== Hugging Face transformers bf16, same GPU ==")
     print(f"batch 64 x 64: {batch:.1f} tok/s -> vLLM is {vllm_figures[64] / batch:.1f}x")
     print(f"one stream 128: {stream:.1f} tok/s -> vLLM is "

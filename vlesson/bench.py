@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,16 @@ TOLERANCE = 0.10
 """Largest relative difference allowed between our figures and vLLM's own."""
 
 BATCH_SIZES = (1, 8, 64)
+
+
+def best_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """Return the fastest of ``repeats`` timed calls of ``fn`` (the least noisy figure)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def config_label(config: Mapping[str, Any]) -> str:

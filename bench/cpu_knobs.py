@@ -1,0 +1,146 @@
+"""Which vLLM engine settings serve a learner best on this CPU: one knob at a time.
+
+Each row starts vlesson's engine in its own child process with vlesson's CPU defaults
+and exactly one change (an engine argument or a vLLM environment variable), one after
+the other, in ``--rounds`` rounds (a shared 2-core machine is noisy: the same settings
+varied by up to 1.4x between runs), and prints the median of each figure. It measures what a learner feels: ready time (import + load), 64 prompts x
+64 tokens, one stream of 128 tokens, time to first token, and a slider step (32 new
+tokens after a long prompt, the same prompt again and again, as the panel does).
+The figures beside the defaults in ``vlesson/engine.py`` come from this table.
+
+    .venv/bin/python bench/cpu_knobs.py [--rounds 3] [--only defaults ...] [--skip-compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from tqdm import tqdm
+
+from vlesson.bench import best_seconds
+
+BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
+SHORT_PROMPT = "The capital of France is"
+LONG_PROMPT = " ".join(["The Eiffel Tower is a wrought-iron lattice tower in Paris."] * 40)
+"""About 560 tokens: the prompt a slider panel sends again and again."""
+
+VARIANTS: dict[str, tuple[dict[str, str], dict[str, object]]] = {
+    # name: (environment, engine arguments) on top of vlesson's CPU defaults
+    "defaults": ({}, {}),
+    "dtype=float32": ({}, {"dtype": "float32"}),
+    "engine core in a child process": ({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, {}),
+    "compiled graphs (enforce_eager=False)": ({}, {"enforce_eager": False}),
+    "OpenMP threads not bound (nobind)": ({"VLLM_CPU_OMP_THREADS_BIND": "nobind"}, {}),
+    "OpenMP on one core (bind 0)": ({"VLLM_CPU_OMP_THREADS_BIND": "0"}, {}),
+    "max_num_seqs=16": ({}, {"max_num_seqs": 16}),
+    "chunked prefill (vLLM's default)": ({}, {"enable_chunked_prefill": True}),
+    "max_num_batched_tokens=16384": ({}, {"max_num_batched_tokens": 16384}),
+    "block_size=32": ({}, {"block_size": 32}),
+    "block_size=256": ({}, {"block_size": 256}),
+    "prefix caching off": ({}, {"enable_prefix_caching": False}),
+    "KV cache 4 GiB": ({}, {"kv_cache_memory_bytes": 4 << 30}),
+}
+
+
+def measure(engine_kwargs: dict) -> dict:
+    """Start the engine with these arguments and measure it (runs in the child)."""
+    start = time.perf_counter()
+    import torch
+
+    import vlesson as vl
+
+    llm = vl.get_llm(**engine_kwargs)
+    ready = time.perf_counter() - start
+    config = llm.llm_engine.vllm_config
+    batch = {"temperature": 0.8, "max_tokens": 64, "seed": 0, "ignore_eos": True}
+    stream = {"temperature": 0, "max_tokens": 128, "ignore_eos": True}
+    slider = {"temperature": 0.7, "max_tokens": 32, "seed": 1, "ignore_eos": True}
+    vl.generate(llm, BATCH_PROMPTS[:4], batch, use_tqdm=False)  # first-call warm-up
+
+    def gen(prompts, params):
+        return lambda: vl.generate(llm, prompts, params, use_tqdm=False)
+
+    return {
+        "ready_s": ready,
+        "batch_tok_s": 64 * 64 / best_seconds(gen(BATCH_PROMPTS, batch), 2),
+        "stream_tok_s": 128 / best_seconds(gen("Hello", stream), 2),
+        "ttft_ms": 1000 * best_seconds(gen(SHORT_PROMPT, {"max_tokens": 1})),
+        "slider_ms": 1000 * best_seconds(gen(LONG_PROMPT, slider), 5),
+        "settings": {
+            "dtype": str(config.model_config.dtype).removeprefix("torch."),
+            "max_num_seqs": config.scheduler_config.max_num_seqs,
+            "max_num_batched_tokens": config.scheduler_config.max_num_batched_tokens,
+            "block_size": config.cache_config.block_size,
+            "prefix_caching": config.cache_config.enable_prefix_caching,
+            "executor": config.parallel_config.distributed_executor_backend,
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+
+
+def run_variant(name: str) -> dict | str:
+    """Run one variant in a child process; return its figures or the reason it failed."""
+    env, engine_kwargs = VARIANTS[name]
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(engine_kwargs)],
+        capture_output=True, text=True, env={**os.environ, **env}, check=False,
+    )
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        return (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return json.loads(line[len("RESULT "):])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT",
+                        help="run these rows only (default: all)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every row this many times and print medians")
+    parser.add_argument("--skip-compile", action="store_true",
+                        help="leave out the compiled-graphs row (about 2 minutes)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(measure(json.loads(args.child))))
+        return
+    names = args.only or [n for n in VARIANTS
+                          if not (args.skip_compile and "enforce_eager" in n)]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _, name in tqdm(list(itertools.product(range(args.rounds), names)), desc="engines"):
+        row = run_variant(name)
+        if isinstance(row, str):
+            tqdm.write(f"{name}: failed: {row}")
+        else:
+            runs[name].append(row)
+    _print_table(runs)
+
+
+COLUMNS = ["ready_s", "batch_tok_s", "stream_tok_s", "ttft_ms", "slider_ms"]
+
+
+def _print_table(runs: dict[str, list[dict]]) -> None:
+    """Print the median of every figure per variant, with ratios to the first row."""
+    medians = {name: {c: statistics.median(r[c] for r in rows) for c in COLUMNS}
+               for name, rows in runs.items() if rows}
+    print(f"{'variant (median of runs)':40} " + " ".join(f"{c:>12}" for c in COLUMNS)
+          + "  against the first row")
+    base = next(iter(medians.values()), None)
+    for name, row in medians.items():
+        cells = " ".join(f"{row[c]:12.1f}" for c in COLUMNS)
+        ratios = ", ".join(f"{c.split('_')[0]} {row[c] / base[c]:.2f}x"
+                           for c in ("batch_tok_s", "stream_tok_s", "slider_ms"))
+        print(f"{name:40} {cells}  {ratios}  (n={len(runs[name])})")
+    for name, rows in runs.items():
+        if rows:
+            print(f"{name}: {rows[0]['settings']}")
+
+if __name__ == "__main__":
+    main()
