@@ -39,7 +39,7 @@ def server_command(
     """Return the command line of vLLM's OpenAI-compatible server for ``model``.
 
     It carries vlesson's engine defaults (on a CPU: dtype, --enforce-eager, a 1 GiB
-    KV cache) so that the server computes what a local engine would; ``extra`` vLLM
+    KV cache, no chunked prefill) so that the server computes what a local engine would; ``extra`` vLLM
     options such as ``--tensor-parallel-size 4`` come last and win.
     """
     from vlesson.engine import engine_defaults
@@ -63,9 +63,9 @@ def server_command(
         defaults.pop("kv_cache_memory_bytes", None)  # the given fraction decides
     for key, value in defaults.items():
         flag = "--" + key.replace("_", "-")
-        if value is True:
-            command.append(flag)
-        elif value is not False:
+        if isinstance(value, bool):
+            command.append(flag if value else "--no-" + flag[2:])
+        else:
             command += [flag, str(value)]
     if api_key:
         command += ["--api-key", api_key]

@@ -50,17 +50,34 @@ KV_CACHE_BYTES = 1 << 30
 
 
 def cpu_defaults() -> dict[str, Any]:
-    """Return the engine defaults for a CPU-only machine; anything the caller passes wins."""
+    """Return the engine defaults for a CPU-only machine; anything the caller passes wins.
+
+    Figures: ``bench/cpu_knobs.py --rounds 2``, medians, 2-core EPYC with AVX512-BF16,
+    SmolLM2-135M: defaults 9.9 s ready, 64x64 619 tok/s, one stream 41.6 tok/s, TTFT
+    24 ms, a slider step (32 tokens after a 560-token prompt) 855 ms.
+    """
     return {
-        # Native bf16 (AVX512-BF16/AMX): bf16 703 vs fp32 404 tok/s at 64x64; without
-        # it, fp32 was 2.5-6x faster than emulated bf16 (AVX2-only machines, FACTS.md).
+        # Native bf16 (AVX512-BF16/AMX): float32 gave 0.66x the 64x64 throughput and 0.72x
+        # the stream. Without it, fp32 was 2.5-6x faster than emulated bf16 (FACTS.md).
         "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
-        # Graph capture/compilation took about 45 s of an 80 s start for no gain at 135M.
+        # Compiled graphs: 64x64 1.25x, stream 1.34x, but ready after 60 s instead of 10 s,
+        # even with vLLM's compile cache warm, and notebook 03 starts eight engines.
+        # Pass enforce_eager=False for a long session on one engine.
         "enforce_eager": True,
         # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
         # minus what the process already uses: fragile across machines. A fixed KV cache
-        # is not; it steps aside when the caller sets the fraction (exercise 2.6).
+        # is not; it steps aside when the caller sets the fraction (exercise 2.6). 4 GiB
+        # only added 4 s to the start.
         "kv_cache_memory_bytes": KV_CACHE_BYTES,
+        # A chunked prefill rewinds a seeded request's generator, which a CPU generator
+        # cannot do: a seeded batch over 4,096 prompt tokens failed with "CPU Generator
+        # does not use offset". Unchunked, the token budget is max_model_len (8,192);
+        # a budget of 1,024 or 16,384 moved no figure beyond noise (+-6%).
+        "enable_chunked_prefill": False,
+        # Kept at vLLM's defaults, each measured against the defaults above:
+        # max_num_seqs 256 (16: 64x64 0.70x); block_size 128 (32 or 256: within noise);
+        # prefix caching on (off: a slider step 1.42x slower); OpenMP binding "auto"
+        # (nobind, or one core: within noise; torch uses both cores either way).
     }
 
 

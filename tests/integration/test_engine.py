@@ -56,3 +56,14 @@ def test_the_warm_engine_is_reused(llm):
         assert info["device"] == "gpu"
         assert vl.engine.engine_defaults() == vl.engine.GPU_DEFAULTS
         assert info["dtype"] == "bfloat16"  # the model's own: vLLM's "auto"
+
+
+def test_a_seeded_batch_longer_than_one_step_budget_runs(llm):
+    # 40 prompts of about 120 tokens: over 4,096 prompt tokens, vLLM's step budget with
+    # chunked prefill, where a CPU failed with "CPU Generator does not use offset".
+    prompts = [f"Prompt {i}: " + "The Eiffel Tower is a lattice tower in Paris. " * 10
+               for i in range(40)]
+    gens = vl.generate(llm, prompts, {"max_tokens": 4, "seed": 3, "ignore_eos": True},
+                       use_tqdm=False)
+    assert sum(len(llm.get_tokenizer().encode(p)) for p in prompts) > 4096
+    assert [g.num_tokens for g in gens] == [4] * 40

@@ -251,6 +251,7 @@ def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
     dtype = engine.engine_defaults()["dtype"]
     assert command[command.index("--dtype") + 1] == dtype  # same as a local engine
     assert "--enforce-eager" in command and "--kv-cache-memory-bytes" in command
+    assert "--no-enable-chunked-prefill" in command  # a False default, said as vLLM says it
     assert command[-2:] == ["--tensor-parallel-size", "2"]
     fraction = classroom.server_command(extra=["--gpu-memory-utilization", "0.5"])
     assert "--kv-cache-memory-bytes" not in fraction
