@@ -25,12 +25,6 @@ API_PARAMS = (
 """The PARAMS the API accepts. ``n`` is left out: one completion per prompt (send the
 prompt several times with different seeds instead)."""
 
-SEED_MAX = 2**63 - 1
-"""torch seeds a generator with a 64-bit integer; a larger seed would fail the step."""
-
-TOP_K_MAX = 2**31 - 1
-"""vLLM keeps top_k in an int32 tensor; any value above the vocabulary disables it."""
-
 MAX_STOP = 4
 """At most this many stop strings, each of 1 to 64 characters."""
 
@@ -63,8 +57,6 @@ def api_params(limits: Limits) -> dict[str, Param]:
     tighter = {
         "max_tokens": {"high": limits.max_tokens},
         "min_tokens": {"high": limits.max_tokens},
-        "seed": {"low": 0, "high": SEED_MAX},
-        "top_k": {"high": TOP_K_MAX},
     }
     return {n: dataclasses.replace(PARAMS[n], **tighter.get(n, {})) for n in API_PARAMS}
 

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SEED_MAX = 2**63 - 1
+"""torch seeds a generator with a 64-bit integer; a larger seed would fail the step."""
+
+TOP_K_MAX = 2**31 - 1
+"""vLLM keeps top_k in an int32 tensor; any value above the vocabulary disables it."""
+
 HIGH_MAX_TOKENS = 4096
 """Above this many tokens a request is allowed but warned about (slow on a CPU)."""
 
@@ -70,7 +76,7 @@ PARAMS: dict[str, Param] = {
         Param("top_p", float, 0.0, 1.0, low_open=True, help="Nucleus sampling: keep "
               "the smallest set of tokens whose probabilities add up to top_p.",
               hint="try 0.9", slider=(0.05, 1.0, 0.05)),
-        Param("top_k", int, -1, None, help="Keep only the k likeliest tokens; 0 (or "
+        Param("top_k", int, -1, TOP_K_MAX, help="Keep only the k likeliest tokens; 0 (or "
               "-1) disables the limit.", hint="try 20, or 0 to disable",
               slider=(0, 100, 1)),
         Param("max_tokens", int, 1, None, help="Upper bound on generated tokens; "
@@ -78,7 +84,7 @@ PARAMS: dict[str, Param] = {
               hint="try 64", slider=(1, 256, 1)),
         Param("min_tokens", int, 0, None, help="Generate at least this many tokens "
               "before end-of-sequence may stop generation.", hint="try 0"),
-        Param("seed", int, None, None, help="Random seed for this request: the same "
+        Param("seed", int, 0, SEED_MAX, help="Random seed for this request: the same "
               "seed and settings give the same tokens.", hint="try 42"),
         Param("n", int, 1, None, help="Number of completions per prompt.",
               hint="try 1"),
