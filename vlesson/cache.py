@@ -157,14 +157,25 @@ class ResultCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         try:
-            # WAL: readers never wait for a writer, and a writer waits `timeout`.
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(conn)
             conn.executescript(_SCHEMA)
         except sqlite3.Error:
             conn.close()
             raise
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL: readers never wait for a writer, a writer waits
+        ``timeout``. The switch itself skips SQLite's busy wait ("database is locked"
+        when processes open a new file together), so it is retried here."""
+        deadline = time.monotonic() + self.timeout
+        while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _warn(self, action: str, exc: Exception) -> None:
         warnings.warn(
