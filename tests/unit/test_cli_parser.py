@@ -54,6 +54,15 @@ def test_split_keeps_only_what_the_user_changed(make_parser):
     assert sampling["top_p"] is None  # not given: the model's default applies
 
 
+def test_a_flag_that_restates_vllms_default_still_overrides_vlessons(make_parser):
+    # vLLM's default is enforce_eager=False, vlesson's CPU default True: the flag wins.
+    parser, args = parse(make_parser, ["--no-enforce-eager", "--temperature", "0.5"])
+    engine, _ = common.split_args(parser, args, gen_cli.OWN_OPTIONS)
+    assert engine == {"model": None, "enforce_eager": False}
+    parser, args = parse(make_parser, ["--temperature", "0.5"])
+    assert common.split_args(parser, args, gen_cli.OWN_OPTIONS)[0] == {"model": None}
+
+
 def test_config_file_gives_defaults_and_command_line_wins(make_parser, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(

@@ -127,7 +127,29 @@ def parse_with_config(
     args = parser.parse_args(argv)
     args.config = config_path
     args.config_keys = sorted(from_config)
+    args.command_line_keys = sorted(given_on_command_line(parser, argv))
     return args
+
+
+def given_on_command_line(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> set[str]:
+    """Return the options the command line sets, whatever their value.
+
+    ``--no-enforce-eager`` equals vLLM's default, yet it asks to undo vlesson's CPU
+    default: parsing once more with every default suppressed shows it was given.
+    """
+    saved = [(action, action.default) for action in parser._actions]
+    saved_defaults, parser._defaults = parser._defaults, {}
+    try:
+        for action, _ in saved:
+            action.default = argparse.SUPPRESS
+        given, _ = parser.parse_known_args(argv)
+    finally:
+        for action, default in saved:
+            action.default = default
+        parser._defaults = saved_defaults
+    return set(vars(given))
 
 
 def _pop_config(argv: list[str]) -> Path | None:
@@ -258,16 +280,18 @@ def split_args(
     """Split parsed args into (engine args the user changed, sampling overrides).
 
     Like the lesson's script, sampling options are popped first; of the engine options
-    only those that differ from vLLM's defaults are kept, so vlesson's CPU defaults
-    apply to the rest.
+    only those the user set (on the command line or in --config) or that differ from
+    vLLM's defaults are kept, so vlesson's CPU defaults apply to the rest.
     """
     values = dict(vars(args))
     from_config = set(values.pop("config_keys", ()))
+    from_command_line = set(values.pop("command_line_keys", ()))
     for name in (*own, "config"):
         values.pop(name, None)
 
     def given(name: str) -> bool:
-        return name in from_config or values[name] != parser.get_default(name)
+        return (name in from_config or name in from_command_line
+                or values[name] != parser.get_default(name))
 
     sampling = {n: values.pop(n) for n in SAMPLING_FLAGS if n in values and n != "seed"}
     # --seed is vLLM's engine seed; when the user sets it, it also seeds each request.

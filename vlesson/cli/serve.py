@@ -72,7 +72,9 @@ OWN_OPTIONS = (
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """Parse argv."""
-    return parser.parse_args(list(argv))
+    args = parser.parse_args(list(argv))
+    args.command_line_keys = sorted(common.given_on_command_line(parser, list(argv)))
+    return args
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

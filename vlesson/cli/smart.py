@@ -71,6 +71,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
     """Parse argv."""
     args = parser.parse_args(argv)
     args.config_keys = []
+    args.command_line_keys = sorted(common.given_on_command_line(parser, argv))
     return args
 
 
