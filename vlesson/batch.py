@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlesson.cache import engine_fingerprint, make_request, request_key
-from vlesson.generate import Generation, _per_prompt_params, generate
+from vlesson.generate import Generation, generate, per_prompt_params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +111,7 @@ def run(
     for stale in out.glob("*" + PARTIAL):  # left by a killed run; never listed
         stale.unlink()
     prompts = list(prompts)
-    per_prompt = _per_prompt_params(llm, params, len(prompts))
+    per_prompt = per_prompt_params(llm, params, len(prompts))
     engine = engine_fingerprint(llm)
     keys = [
         request_key(make_request(engine, p, sp)) for p, sp in zip(prompts, per_prompt)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlesson import models, paths
-from vlesson.generate import Generation, _per_prompt_params, generate
+from vlesson.generate import Generation, generate, per_prompt_params
 
 if TYPE_CHECKING:
     from vllm import LLM, SamplingParams
@@ -349,7 +349,7 @@ def cached_generate(
     """
     cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    per_prompt = _per_prompt_params(llm, params, len(prompts))
+    per_prompt = per_prompt_params(llm, params, len(prompts))
     engine = engine_fingerprint(llm)
     requests = [make_request(engine, p, sp) for p, sp in zip(prompts, per_prompt)]
     keys = [

@@ -111,7 +111,7 @@ def generate(
             one SamplingParams per prompt, or None for the model's defaults.
     """
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    per_prompt = _per_prompt_params(llm, params, len(prompts))
+    per_prompt = per_prompt_params(llm, params, len(prompts))
     start = time.perf_counter()
     outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
     seconds = time.perf_counter() - start
@@ -121,7 +121,12 @@ def generate(
     return gens
 
 
-def _per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]:
+def per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]:
+    """Return one SamplingParams per prompt, each asking for its tokens' logprobs.
+
+    ``params`` is what ``generate`` takes: None, a mapping of overrides, one
+    SamplingParams, or a sequence of ``count`` of them.
+    """
     if params is None or isinstance(params, Mapping):
         params = make_sampling_params(llm, params)
     if isinstance(params, Sequence):
