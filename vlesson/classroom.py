@@ -39,8 +39,8 @@ def server_command(
     """Return the command line of vLLM's OpenAI-compatible server for ``model``.
 
     It carries vlesson's engine defaults (on a CPU: dtype, --enforce-eager, a 1 GiB
-    KV cache, no chunked prefill) so that the server computes what a local engine would; ``extra`` vLLM
-    options such as ``--tensor-parallel-size 4`` come last and win.
+    KV cache, no chunked prefill) so that the server computes what a local engine
+    would; ``extra`` vLLM options such as ``--tensor-parallel-size 4`` come last and win.
     """
     from vlesson.engine import engine_defaults
 
@@ -58,9 +58,9 @@ def server_command(
         "--port",
         str(port),
     ]
-    defaults = engine_defaults()
-    if any(arg.startswith("--gpu-memory-utilization") for arg in extra):
-        defaults.pop("kv_cache_memory_bytes", None)  # the given fraction decides
+    given = {arg[2:].split("=")[0].replace("-", "_") for arg in extra
+             if arg.startswith("--")}
+    defaults = engine_defaults(given)
     for key, value in defaults.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vlesson import models
@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
 CPU_ENVIRONMENT = {
-    # Engine core in this process, not a spawned child: load 8 s instead of 24 s and
-    # 64x64 throughput 404 instead of 244 tok/s (2-core EPYC, fp32), API server 487
+    # Engine core in this process, not a spawned child: ready after 9.9 s instead of
+    # 25.0 s, 64x64 619 instead of 362 tok/s (bench/cpu_knobs.py), API server 487
     # instead of 322 tok/s (bench/api_bench.py), and scripts need no __main__ guard.
     # Set VLLM_ENABLE_V1_MULTIPROCESSING=1 to get the child process back.
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
@@ -119,9 +119,15 @@ GPU_DEFAULTS: dict[str, Any] = {
 """Engine defaults applied on a GPU; anything the caller passes wins."""
 
 
-def engine_defaults() -> dict[str, Any]:
-    """Return the defaults vlesson adds on this machine."""
-    return cpu_defaults() if is_cpu() else dict(GPU_DEFAULTS)
+def engine_defaults(given: Collection[str] = ()) -> dict[str, Any]:
+    """Return the defaults vlesson adds on this machine, less those that the engine
+    arguments named in ``given`` take over."""
+    defaults = cpu_defaults() if is_cpu() else dict(GPU_DEFAULTS)
+    if "gpu_memory_utilization" in given:  # the caller's fraction decides the KV cache
+        defaults.pop("kv_cache_memory_bytes", None)
+    if "max_num_batched_tokens" in given:  # a step budget below max_model_len needs
+        defaults.pop("enable_chunked_prefill", None)  # chunks (vLLM refuses it otherwise)
+    return defaults
 
 
 def apply_environment() -> None:
@@ -136,10 +142,7 @@ def effective_engine_args(
 ) -> dict[str, Any]:
     """Return the engine arguments ``get_llm`` would use: defaults, then the caller's."""
     given = _drop_none(engine_kwargs)
-    defaults = engine_defaults()
-    if "gpu_memory_utilization" in given:  # the caller's fraction decides the KV cache
-        defaults.pop("kv_cache_memory_bytes", None)
-    args = {**defaults, **given}
+    args = {**engine_defaults(given), **given}
     args["model"] = model or models.DEFAULT_MODEL
     return args
 

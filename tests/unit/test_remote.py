@@ -241,7 +241,8 @@ def test_the_served_model_is_found_by_name_or_folder_and_listed_when_missing():
         remote.pick_model([], None, "http://h/v1")
 
 
-def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
+def test_server_command_carries_vlesson_defaults_and_extra_flags_last(monkeypatch):
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)  # the CPU defaults, on any machine
     command = classroom.server_command(
         port=8123, api_key="k", extra=["--tensor-parallel-size", "2"]
     )
@@ -255,6 +256,8 @@ def test_server_command_carries_vlesson_defaults_and_extra_flags_last():
     assert command[-2:] == ["--tensor-parallel-size", "2"]
     fraction = classroom.server_command(extra=["--gpu-memory-utilization", "0.5"])
     assert "--kv-cache-memory-bytes" not in fraction
+    budget = classroom.server_command(extra=["--max-num-batched-tokens=1024"])
+    assert "--no-enable-chunked-prefill" not in budget  # vLLM needs chunks for it
 
 
 def test_engine_arguments_on_a_server_say_they_need_a_local_engine(monkeypatch):

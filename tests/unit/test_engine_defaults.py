@@ -1,0 +1,36 @@
+"""vlesson's engine defaults: the caller's arguments win, and some take a default over."""
+
+from __future__ import annotations
+
+import pytest
+
+from vlesson import engine
+
+
+@pytest.fixture
+def on_cpu(monkeypatch):
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+
+
+def test_the_caller_wins_over_every_default(on_cpu):
+    args = engine.effective_engine_args(dtype="float32", enforce_eager=False)
+    assert args["dtype"] == "float32" and args["enforce_eager"] is False
+    assert args["enable_chunked_prefill"] is False and args["model"] == "smollm2-135m-instruct"
+
+
+def test_a_memory_fraction_takes_over_the_fixed_kv_cache(on_cpu):
+    assert "kv_cache_memory_bytes" in engine.effective_engine_args()
+    args = engine.effective_engine_args(gpu_memory_utilization=0.2)
+    assert "kv_cache_memory_bytes" not in args
+
+
+def test_a_step_budget_brings_vllms_chunked_prefill_back(on_cpu):
+    # vLLM refuses max_num_batched_tokens < max_model_len without chunked prefill
+    args = engine.effective_engine_args(max_num_batched_tokens=1024)
+    assert "enable_chunked_prefill" not in args
+
+
+def test_a_gpu_gets_vllms_defaults_but_the_memory_fraction(monkeypatch):
+    monkeypatch.setattr(engine, "is_cpu", lambda: False)
+    args = engine.effective_engine_args()
+    assert args == {"gpu_memory_utilization": 0.4, "model": "smollm2-135m-instruct"}
