@@ -142,5 +142,6 @@ def _print_table(runs: dict[str, list[dict]]) -> None:
         if rows:
             print(f"{name}: {rows[0]['settings']}")
 
+
 if __name__ == "__main__":
     main()
