@@ -34,7 +34,7 @@ from vlesson.api_models import (
     explain_all,
     request_model,
 )
-from vlesson.engine import effective_engine_args
+from vlesson.engine import effective_engine_args, starting_engine
 from vlesson.generate import Generation, from_request_output, run_logger
 from vlesson.sampling import ParamError, make_sampling_params
 from vlesson.server import Server, free_port, start_server
@@ -166,14 +166,9 @@ def _check_key(api_key: str | None):
 def _build_engine(engine_args: dict[str, Any]) -> Any:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
-    from vlesson.compat import async_engine_class, stdout_with_fileno
-    from vlesson.engine import apply_environment
+    from vlesson.compat import async_engine_class
 
-    apply_environment()
-    models.check_available(engine_args["model"])
-    resolved = {**engine_args, "model": models.resolve(engine_args["model"])}
-    logger.info("starting vLLM's asynchronous engine: %s", engine_args)
-    with stdout_with_fileno():
+    with starting_engine(engine_args, "vLLM's asynchronous engine") as resolved:
         return async_engine_class().from_engine_args(AsyncEngineArgs(**resolved))
 
 

@@ -8,13 +8,14 @@ It is also the one place that chooses a shared server instead (classroom mode:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
 import logging
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vlesson import models
@@ -207,17 +208,24 @@ def is_remote(llm: Any = None) -> bool:
     return isinstance(llm, RemoteLLM)
 
 
+@contextlib.contextmanager
+def starting_engine(args: Mapping[str, Any], what: str) -> Iterator[dict[str, Any]]:
+    """Prepare a vLLM engine start: check the model is there, set vLLM's environment,
+    and yield ``args`` with the model resolved to its folder, while stdout is a file."""
+    models.check_available(args["model"])
+    resolved = {**args, "model": models.resolve(args["model"])}
+    apply_environment()
+    logger.info("starting %s: %s", what, args)
+    with stdout_with_fileno():
+        yield resolved
+
+
 def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
     from vllm import LLM, EngineArgs
 
-    name = args["model"]
-    models.check_available(name)
-    resolved = {**args, "model": models.resolve(name)}
-    _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
-    apply_environment()
-    logger.info("starting vLLM engine: %s", args)
-    start = time.perf_counter()
-    with stdout_with_fileno():
+    with starting_engine(args, "vLLM engine") as resolved:
+        _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
+        start = time.perf_counter()
         llm = LLM(**resolved)
     return llm, time.perf_counter() - start
 
