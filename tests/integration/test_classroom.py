@@ -192,12 +192,13 @@ def test_a_sweep_on_the_server_is_one_request_per_setting_and_reproducible(
     )
     grid = {"temperature": [0.3, 1.1], "top_p": [0.7, 0.99]}
     prompts = ["The future of AI is", "Hello, my name is"]
-    table = sweep.run(
-        remote_llm, prompts, grid, base={"max_tokens": 8}, seed=5, use_tqdm=False
-    )
-    again = sweep.run(
-        remote_llm, prompts, grid, base={"max_tokens": 8}, seed=5, use_tqdm=False
-    )
+
+    def run():
+        return sweep.run(
+            remote_llm, prompts, grid, base={"max_tokens": 8}, seed=5, use_tqdm=False
+        )
+
+    table, again = run(), run()
     assert [len(job.prompts) for job in sent] == [2] * 8  # 4 settings x 2 runs
     assert list(table["text"]) == list(again["text"])
     assert len(table) == 8 and (table["num_tokens"] <= 8).all()

@@ -16,14 +16,18 @@ def test_strategies_run_through_the_chat_template_in_one_call(llm, monkeypatch):
     monkeypatch.setattr(
         llm, "generate", lambda *a, **k: calls.append(a) or original(*a, **k)
     )
-    result = smart.run_smart(
-        llm,
-        "Future of renewable energy",
-        num_variations=2,
-        strategies=["focused", "wild"],
-        max_tokens=24,
-        use_tqdm=False,
-    )
+
+    def run():
+        return smart.run_smart(
+            llm,
+            "Future of renewable energy",
+            num_variations=2,
+            strategies=["focused", "wild"],
+            max_tokens=24,
+            use_tqdm=False,
+        )
+
+    result = run()
     assert len(calls) == 1 and len(calls[0][0]) == 4  # 2 strategies x 2 seeds, 1 call
     assert result.prompt.startswith("<|im_start|>") and "renewable" in result.prompt
     table = result.table
@@ -33,14 +37,7 @@ def test_strategies_run_through_the_chat_template_in_one_call(llm, monkeypatch):
     by = result.by_strategy().set_index("strategy")
     # The model finds its focused text likelier than its temperature-1.5 text.
     assert by.loc["focused", "coherence"] > by.loc["wild", "coherence"]
-    again = smart.run_smart(
-        llm,
-        "Future of renewable energy",
-        num_variations=2,
-        strategies=["focused", "wild"],
-        max_tokens=24,
-        use_tqdm=False,
-    )
+    again = run()
     assert list(again.table["text"]) == list(table["text"])  # seeded: repeats
 
 

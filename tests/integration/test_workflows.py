@@ -88,12 +88,13 @@ def test_sweep_is_one_batched_call_reproducible_and_saved(llm, tmp_path, monkeyp
     calls = spy(monkeypatch, sweep)
     grid = {"temperature": [0.3, 1.1], "top_p": [0.7, 0.99]}
     prompts = ["The future of AI is", "Hello, my name is"]
-    table = sweep.run(
-        llm, prompts, grid, base={"max_tokens": 8}, seed=5, use_tqdm=False
-    )
-    again = sweep.run(
-        llm, prompts, grid, base={"max_tokens": 8}, seed=5, use_tqdm=False
-    )
+
+    def run():
+        return sweep.run(
+            llm, prompts, grid, base={"max_tokens": 8}, seed=5, use_tqdm=False
+        )
+
+    table, again = run(), run()
     assert [len(c) for c in calls] == [8, 8]
     assert list(table["text"]) == list(again["text"])
     assert len(table) == 8 and set(table["temperature"]) == {0.3, 1.1}
