@@ -11,16 +11,11 @@ stream, and the slider latency and vlesson's overhead over a bare ``llm.generate
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 
+from workloads import BATCH_PROMPTS, SHORT_PROMPT, print_result, run_child, vllm_figures
+
 from vlesson.bench import best_seconds
-
-BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
-SHORT_PROMPT = "The capital of France is"
-
 
 
 def run_vlesson() -> dict:
@@ -30,18 +25,10 @@ def run_vlesson() -> dict:
 
     llm = vl.get_llm()
     ready = time.perf_counter() - t
-    batch = {"temperature": 0.8, "max_tokens": 64, "seed": 0, "ignore_eos": True}
-    stream = {"temperature": 0, "max_tokens": 128, "ignore_eos": True}
-    vl.generate(llm, BATCH_PROMPTS[:4], batch, use_tqdm=False)  # first-call warm-up
-    batch_s = best_seconds(lambda: vl.generate(llm, BATCH_PROMPTS, batch, use_tqdm=False), 2)
-    stream_s = best_seconds(lambda: vl.generate(llm, "Hello", stream, use_tqdm=False), 2)
-    ttft = best_seconds(lambda: vl.generate(llm, SHORT_PROMPT, {"max_tokens": 1}, use_tqdm=False))
     return {
         "engine": "vLLM (vlesson defaults: " + vl.engine_info(llm)["dtype"] + ")",
         "ready_s": ready,
-        "batch_tok_s": 64 * 64 / batch_s,
-        "stream_tok_s": 128 / stream_s,
-        "ttft_ms": ttft * 1000,
+        **vllm_figures(vl, llm),
         **_slider_figures(vl, llm),
     }
 
@@ -152,17 +139,15 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(RUNNERS[args.child]()))
+        print_result(RUNNERS[args.child]())
         return
     rows = []
     for name in args.engines:
-        proc = subprocess.run([sys.executable, __file__, "--child", name],
-                              capture_output=True, text=True)
-        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
-            continue
-        rows.append(json.loads(line[7:]))
+        row = run_child(__file__, name)
+        if isinstance(row, str):
+            print(f"{name}: failed: {row}")
+        else:
+            rows.append(row)
     _print_table(rows)
 
 

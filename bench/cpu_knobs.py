@@ -16,18 +16,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 
 from tqdm import tqdm
+from workloads import print_result, run_child, vllm_figures
 
 from vlesson.bench import best_seconds
 
-BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
-SHORT_PROMPT = "The capital of France is"
 LONG_PROMPT = " ".join(["The Eiffel Tower is a wrought-iron lattice tower in Paris."] * 40)
 """About 560 tokens: the prompt a slider panel sends again and again."""
 
@@ -59,20 +55,12 @@ def measure(engine_kwargs: dict) -> dict:
     llm = vl.get_llm(**engine_kwargs)
     ready = time.perf_counter() - start
     config = llm.llm_engine.vllm_config
-    batch = {"temperature": 0.8, "max_tokens": 64, "seed": 0, "ignore_eos": True}
-    stream = {"temperature": 0, "max_tokens": 128, "ignore_eos": True}
     slider = {"temperature": 0.7, "max_tokens": 32, "seed": 1, "ignore_eos": True}
-    vl.generate(llm, BATCH_PROMPTS[:4], batch, use_tqdm=False)  # first-call warm-up
-
-    def gen(prompts, params):
-        return lambda: vl.generate(llm, prompts, params, use_tqdm=False)
-
     return {
         "ready_s": ready,
-        "batch_tok_s": 64 * 64 / best_seconds(gen(BATCH_PROMPTS, batch), 2),
-        "stream_tok_s": 128 / best_seconds(gen("Hello", stream), 2),
-        "ttft_ms": 1000 * best_seconds(gen(SHORT_PROMPT, {"max_tokens": 1})),
-        "slider_ms": 1000 * best_seconds(gen(LONG_PROMPT, slider), 5),
+        **vllm_figures(vl, llm),
+        "slider_ms": 1000 * best_seconds(
+            lambda: vl.generate(llm, LONG_PROMPT, slider, use_tqdm=False), 5),
         "settings": {
             "dtype": str(config.model_config.dtype).removeprefix("torch."),
             "max_num_seqs": config.scheduler_config.max_num_seqs,
@@ -88,14 +76,7 @@ def measure(engine_kwargs: dict) -> dict:
 def run_variant(name: str) -> dict | str:
     """Run one variant in a child process; return its figures or the reason it failed."""
     env, engine_kwargs = VARIANTS[name]
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(engine_kwargs)],
-        capture_output=True, text=True, env={**os.environ, **env}, check=False,
-    )
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if line is None:
-        return (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return json.loads(line[len("RESULT "):])
+    return run_child(__file__, json.dumps(engine_kwargs), env)
 
 
 def main() -> None:
@@ -109,7 +90,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(measure(json.loads(args.child))))
+        print_result(measure(json.loads(args.child)))
         return
     names = args.only or [n for n in VARIANTS
                           if not (args.skip_compile and "enforce_eager" in n)]

@@ -1,0 +1,47 @@
+"""What the CPU benchmarks (bench/cpu_engines.py, bench/cpu_knobs.py) share: the
+workloads, vLLM's figures on them, and running one measurement in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from vlesson.bench import best_seconds
+
+BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
+SHORT_PROMPT = "The capital of France is"
+BATCH_PARAMS = {"temperature": 0.8, "max_tokens": 64, "seed": 0, "ignore_eos": True}
+STREAM_PARAMS = {"temperature": 0, "max_tokens": 128, "ignore_eos": True}
+
+
+def vllm_figures(vl, llm) -> dict:
+    """Warm up, then 64x64 batched tok/s, one 128-token stream, and time to first token."""
+    def gen(prompts, params):
+        return lambda: vl.generate(llm, prompts, params, use_tqdm=False)
+
+    gen(BATCH_PROMPTS[:4], BATCH_PARAMS)()  # first-call warm-up
+    return {
+        "batch_tok_s": 64 * 64 / best_seconds(gen(BATCH_PROMPTS, BATCH_PARAMS), 2),
+        "stream_tok_s": 128 / best_seconds(gen("Hello", STREAM_PARAMS), 2),
+        "ttft_ms": 1000 * best_seconds(gen(SHORT_PROMPT, {"max_tokens": 1})),
+    }
+
+
+def print_result(figures: dict) -> None:
+    """Hand a child's figures to the parent (see run_child)."""
+    print("RESULT " + json.dumps(figures))
+
+
+def run_child(script: str, arg: str, env: dict[str, str] | None = None) -> dict | str:
+    """Run ``script --child arg`` in a fresh interpreter (one engine per process);
+    return the figures it printed, or the last line of its error output."""
+    proc = subprocess.run(
+        [sys.executable, script, "--child", arg],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False,
+    )
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        return (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return json.loads(line[len("RESULT "):])
