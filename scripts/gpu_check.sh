@@ -12,6 +12,16 @@ PY=${PYTHON:-.venv/bin/python}
 # Two runs: on a GPU each engine reserves a share of memory, and the notebooks' kernels
 # should not share it with the integration tests' engine.
 "$PY" -m pytest -q -p no:cacheprovider tests/unit tests/integration
-"$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
-    --nbval-cell-timeout=900 notebooks
+# One pytest per notebook: each result and time is printed, and a slow or failing
+# notebook does not hide the others.
+failed=()
+for notebook in notebooks/*.ipynb; do
+  echo "== $notebook"
+  "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+      --nbval-cell-timeout=900 "$notebook" || failed+=("$notebook")
+done
 "$PY" bench/gpu_figures.py
+if ((${#failed[@]})); then
+  echo "gpu-check: these notebooks failed: ${failed[*]}" >&2
+  exit 1
+fi
