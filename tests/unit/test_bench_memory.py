@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import time
 from types import SimpleNamespace
 
@@ -75,15 +76,18 @@ def test_write_bench_writes_csv_and_plot(tmp_path):
 
 def test_memory_monitor_samples_in_the_background():
     with memory.MemoryMonitor(interval=0.01) as monitor:
-        block = bytearray(64 << 20)  # touch 64 MiB while it samples
-        block[::4096] = b"x" * len(block[::4096])
+        # Fresh pages straight from the kernel: a malloc'd block could reuse memory the
+        # process already holds (after an engine ran in it) and leave RSS unchanged.
+        block = mmap.mmap(-1, 64 << 20)
+        for page in range(0, len(block), mmap.PAGESIZE):
+            block[page] = 1
         time.sleep(0.1)
     frame = monitor.frame()
     assert len(frame) >= 3 and list(frame.columns) == ["seconds", "rss_mib", "gpu_mib"]
     assert frame["seconds"].is_monotonic_increasing
     assert monitor.peak_rss_mib >= frame["rss_mib"].iloc[0] + 50
     assert monitor.peak_gpu_mib is None or monitor.peak_gpu_mib > 0
-    del block
+    block.close()
 
 
 def test_gptq_packing_round_trips_within_half_a_step():
