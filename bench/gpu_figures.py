@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from vlesson import memory
 from vlesson.bench import best_seconds
 
 # apply_model ships a function to the engine's worker process (cloudpickle).
@@ -25,19 +26,6 @@ PASSAGE = (
 """A fixed passage: the model's perplexity on it measures quality without sampling."""
 
 
-
-def gpu_memory_gib() -> float | None:
-    """Return GPU memory in use on device 0 (NVML), or None without a GPU."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        info = pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(0))
-        return info.used / 2**30
-    except Exception:  # no NVML, no GPU: the column stays empty
-        return None
-
-
 def weights_gib(llm) -> float | None:
     """Return the bytes of the loaded weights (quantized weights count smaller)."""
     try:
@@ -45,7 +33,7 @@ def weights_gib(llm) -> float | None:
             lambda m: sum(p.numel() * p.element_size() for p in m.parameters())
         )
         return sizes[0] / 2**30
-    except Exception:  # older vLLM without apply_model
+    except AttributeError:  # older vLLM without apply_model
         return None
 
 
@@ -138,8 +126,6 @@ def hf_table(vllm_figures: dict) -> None:
     print(f"batch 64 x 64: {batch:.1f} tok/s -> vLLM is {vllm_figures[64] / batch:.1f}x")
     print(f"one stream 128: {stream:.1f} tok/s -> vLLM is "
           f"{vllm_figures['stream128'] / stream:.1f}x")
-    del model
-    torch.cuda.empty_cache()
 
 
 def memory_table(fractions: tuple[float, ...] = (0.5, 0.9)) -> None:
@@ -152,7 +138,8 @@ def memory_table(fractions: tuple[float, ...] = (0.5, 0.9)) -> None:
     for fraction in fractions:
         llm, _ = start(gpu_memory_utilization=fraction)
         tokens, concurrency = kv_cache_capacity(llm)
-        used = gpu_memory_gib()
+        used_mib = memory.gpu_used_mib()
+        used = used_mib / 1024 if used_mib is not None else None
         print(f"{fraction:8.2f} {tokens:12,d} {concurrency:21.1f} "
               f"{used if used is not None else float('nan'):13.1f} "
               f"{throughput(llm, 64):12.1f}")

@@ -32,11 +32,13 @@ def gpu_used_mib() -> float | None:
     """Return memory used on GPU 0 in MiB through NVML, or None without a GPU."""
     try:
         import pynvml
-
+    except ImportError:
+        return None
+    try:
         pynvml.nvmlInit()
         handle = pynvml.nvmlDeviceGetHandleByIndex(0)
         return pynvml.nvmlDeviceGetMemoryInfo(handle).used / MIB
-    except Exception:  # no pynvml, no driver or no GPU: there is nothing to report
+    except pynvml.NVMLError:  # no driver or no GPU: there is nothing to report
         return None
 
 

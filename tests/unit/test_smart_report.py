@@ -136,4 +136,4 @@ def test_importing_vlesson_does_not_import_vllm():
     import sys
 
     code = "import sys, vlesson; vlesson.smart; assert 'vllm' not in sys.modules"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

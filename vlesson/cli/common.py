@@ -194,10 +194,10 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         raise UsageError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"config file {path} cannot be read: {exc}") from None
+    import yaml
+
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
@@ -206,7 +206,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
             f"config file {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}"
         ) from None
-    except Exception as exc:  # yaml.YAMLError carries its own position
+    except yaml.YAMLError as exc:  # it carries its own position
         raise UsageError(f"config file {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(
