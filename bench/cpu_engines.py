@@ -4,14 +4,18 @@ Prints one table from one run (each engine in its own child process, one after t
 ready time (import + load), 64 prompts x 64 tokens batched tok/s, one stream of 128 tokens,
 time to first token of a short prompt; then ratios, the memory-bandwidth bound of one fp32
 stream, and the slider latency and vlesson's overhead over a bare ``llm.generate``.
+llama.cpp joins (on F32 and on the original Q4_1 weights) when llama-cpp-python is installed.
 
-    .venv/bin/python bench/cpu_engines.py [--engines vlesson hf-fp32 hf-bf16 llama-cpp]
+    .venv/bin/python bench/cpu_engines.py [--engines vlesson hf-fp32 hf-bf16 llama-cpp ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import time
+from pathlib import Path
 
 from workloads import BATCH_PROMPTS, SHORT_PROMPT, print_result, run_child, vllm_figures
 
@@ -93,31 +97,80 @@ def run_hf(dtype: str) -> dict:
     }
 
 
-def run_llama_cpp() -> dict:
-    """llama.cpp on the original GGUF, when llama-cpp-python is there.
+def f32_gguf(source: Path) -> Path:
+    """Write (once) ``source`` with every tensor dequantized to F32, beside it.
 
-    That file holds Q4_1 weights (vLLM and HF run them dequantized), so llama.cpp reads
-    about a sixth of the bytes per token: an F32 GGUF would be slower than this row.
+    vLLM and HF run the model dequantized from this same GGUF, so llama.cpp on the F32
+    copy reads the same weights, as many bytes per token as the fp32 rows.
     """
+    import gguf
+    import numpy as np
+    from gguf.quants import dequantize
+
+    target = source.with_name(source.name.replace(".Q4_1.", ".F32."))
+    if target.exists():
+        return target
+    reader = gguf.GGUFReader(source)
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    partial = target.with_name(target.name + ".partial")
+    writer = gguf.GGUFWriter(partial, arch=arch)
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue  # the writer adds these itself
+        kind = field.types[0]
+        value = field.contents()
+        if field.name == gguf.Keys.General.FILE_TYPE:
+            value = gguf.LlamaFileType.ALL_F32
+        sub_type = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, value, kind, sub_type=sub_type)
+    for tensor in reader.tensors:
+        weights = dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
+        writer.add_tensor(tensor.name, weights)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    partial.replace(target)
+    return target
+
+
+def run_llama_cpp(weights: str) -> dict:
+    """llama.cpp (llama-cpp-python) on the offline model's GGUF: ``"f32"`` for the
+    same weights as the other rows, ``"q4_1"`` for the original 4-bit file."""
+    from vlesson import models
+
+    gguf_file = models._find_gguf(models.OFFLINE_MODELS[models.DEFAULT_MODEL])
+    if weights == "f32":
+        gguf_file = f32_gguf(gguf_file)
     t = time.perf_counter()
     from llama_cpp import Llama
 
-    from vlesson import models
-
-    gguf = models._find_gguf(models.OFFLINE_MODELS[models.DEFAULT_MODEL])
-    llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False)
+    cores = os.cpu_count()  # its default is half the cores; vLLM and torch use them all
+    llm = Llama(model_path=str(gguf_file), n_ctx=512, n_threads=cores,
+                n_threads_batch=cores, verbose=False)
     ready = time.perf_counter() - t
-    stream_s = best_seconds(lambda: llm("Hello", max_tokens=128, temperature=0), 1)
-    ttft = best_seconds(lambda: llm(SHORT_PROMPT, max_tokens=1, temperature=0))
-    return {"engine": "llama.cpp (GGUF Q4_1)", "ready_s": ready, "batch_tok_s": None,
-            "stream_tok_s": 128 / stream_s, "ttft_ms": ttft * 1000}
+    no_eos = {llm.token_eos(): -1e9}  # 128 tokens, like ignore_eos in the other rows
+
+    def stream():
+        out = llm("Hello", max_tokens=128, temperature=0, logit_bias=no_eos)
+        assert out["usage"]["completion_tokens"] == 128, out["usage"]
+
+    stream_s = best_seconds(stream, 1)
+    def first_token():
+        llm.reset()  # else it reuses the cached prompt and measures nothing
+        llm(SHORT_PROMPT, max_tokens=1, temperature=0)
+
+    ttft = best_seconds(first_token)
+    return {"engine": f"llama.cpp (GGUF {weights.upper()})", "ready_s": ready,
+            "batch_tok_s": None, "stream_tok_s": 128 / stream_s, "ttft_ms": ttft * 1000}
 
 
 RUNNERS = {
     "vlesson": run_vlesson,
     "hf-fp32": lambda: run_hf("float32"),
     "hf-bf16": lambda: run_hf("bfloat16"),
-    "llama-cpp": run_llama_cpp,
+    "llama-cpp": lambda: run_llama_cpp("f32"),
+    "llama-cpp-q4_1": lambda: run_llama_cpp("q4_1"),
 }
 
 
@@ -135,7 +188,10 @@ def bandwidth_bound() -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", nargs="+", default=["vlesson", "hf-fp32", "hf-bf16"])
+    engines = ["vlesson", "hf-fp32", "hf-bf16"]
+    if importlib.util.find_spec("llama_cpp"):  # optional: it compiles for minutes
+        engines += ["llama-cpp", "llama-cpp-q4_1"]
+    parser.add_argument("--engines", nargs="+", choices=RUNNERS, default=engines)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -157,11 +213,11 @@ def _print_table(rows: list[dict]) -> None:
     for row in rows:
         cells = [f"{row[c]:13.1f}" if row.get(c) is not None else f"{'-':>13}" for c in cols]
         print(f"{row['engine']:40} " + " ".join(cells))
-    base = next((r for r in rows if r["engine"] == "HF transformers float32"), None)
     ours = next((r for r in rows if r["engine"].startswith("vLLM")), None)
-    if base and ours:
+    for other in rows if ours else []:
         for c in ("batch_tok_s", "stream_tok_s"):
-            print(f"{c}: vLLM / HF fp32 = {ours[c] / base[c]:.2f}x")
+            if other is not ours and other.get(c):
+                print(f"{c}: vLLM / {other['engine']} = {ours[c] / other[c]:.2f}x")
     gb_s, bound = bandwidth_bound()
     print(f"memory bandwidth {gb_s:.1f} GB/s -> one fp32 stream <= {bound:.0f} tok/s "
           f"(bf16 weights halve the bytes: <= {2 * bound:.0f} tok/s)")
