@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vlesson.sampling import describe, make_sampling_params
+from vlesson import engine
+from vlesson.sampling import ParamError, describe, make_sampling_params
 
 if TYPE_CHECKING:
     from vllm import LLM, RequestOutput, SamplingParams
@@ -112,6 +113,7 @@ def generate(
     """
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     per_prompt = per_prompt_params(llm, params, len(prompts))
+    _check_seeded_prompts_fit(llm, prompts, per_prompt)
     start = time.perf_counter()
     outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
     seconds = time.perf_counter() - start
@@ -137,6 +139,34 @@ def per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]
             )
         return [_with_token_logprobs(p) for p in params]
     return [_with_token_logprobs(params)] * count
+
+
+def _check_seeded_prompts_fit(
+    llm: LLM, prompts: list[str], per_prompt: list[SamplingParams]
+) -> None:
+    """Refuse what would crash vLLM on a CPU: seeded requests whose prompts may be split.
+
+    With chunked prefill, vLLM rewinds a seeded request's random generator after each
+    partial prompt step, and a CPU generator cannot rewind ("CPU Generator does not
+    use offset"). vlesson's CPU default is no chunked prefill; this catches the rest.
+    """
+    if all(p.seed is None for p in per_prompt) or engine.is_remote(llm):
+        return
+    scheduler = llm.llm_engine.vllm_config.scheduler_config
+    if not (engine.is_cpu() and scheduler.enable_chunked_prefill):
+        return
+    tokenizer = llm.get_tokenizer()
+    total = sum(len(tokenizer.encode(prompt)) for prompt in prompts)
+    budget = scheduler.max_num_batched_tokens
+    if total > budget:
+        raise ParamError(
+            f"seed: these prompts hold {total} tokens, more than one engine step takes "
+            f"(max_num_batched_tokens={budget}), and on a CPU vLLM cannot split a seeded "
+            "request's prompt over steps. Leave out the seed, send fewer or shorter "
+            "prompts, or start the engine without chunked prefill (vlesson's CPU "
+            "default: drop --enable-chunked-prefill and --max-num-batched-tokens)",
+            param="seed",
+        )
 
 
 def _with_token_logprobs(params: SamplingParams) -> SamplingParams:

@@ -41,3 +41,15 @@ def test_bad_input_exits_2_before_any_engine_starts(tmp_path):
     result = run_cli("--config", str(config))
     assert result.returncode == 2
     assert "unknown key 'max_token'" in result.stderr and "max_tokens" in result.stderr
+
+
+def test_seeded_prompt_longer_than_a_chunk_is_refused_clearly_on_cpu():
+    """vLLM would crash ("CPU Generator does not use offset"); vlesson says what to do."""
+    result = run_cli(
+        "--max-num-batched-tokens", "64", "--seed", "1", "--max-tokens", "4",
+        "--prompt", "word " * 100,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "cannot split a seeded request's prompt over steps" in result.stderr
+    assert "max_num_batched_tokens=64" in result.stderr
+    assert "does not use offset" not in result.stderr

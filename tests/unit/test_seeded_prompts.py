@@ -1,0 +1,46 @@
+"""The guard against seeded prompts split over CPU engine steps (vLLM would crash)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from vllm import SamplingParams
+
+from vlesson import engine
+from vlesson.generate import _check_seeded_prompts_fit
+from vlesson.sampling import ParamError
+
+
+def fake_llm(chunked: bool, budget: int):
+    scheduler = SimpleNamespace(enable_chunked_prefill=chunked, max_num_batched_tokens=budget)
+    return SimpleNamespace(
+        llm_engine=SimpleNamespace(vllm_config=SimpleNamespace(scheduler_config=scheduler)),
+        get_tokenizer=lambda: SimpleNamespace(encode=str.split),
+    )
+
+
+@pytest.fixture(autouse=True)
+def on_cpu(monkeypatch):
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+
+
+def check(llm, prompts, seed):
+    params = [SamplingParams(seed=seed)] * len(prompts)
+    _check_seeded_prompts_fit(llm, prompts, params)
+
+
+def test_seeded_prompts_over_the_step_budget_are_refused():
+    with pytest.raises(ParamError, match=r"hold 12 tokens.*max_num_batched_tokens=10"):
+        check(fake_llm(chunked=True, budget=10), ["a b c d e f", "g h i j k l"], seed=1)
+
+
+def test_what_vllm_runs_fine_passes():
+    check(fake_llm(chunked=True, budget=12), ["a b c d e f", "g h i j k l"], seed=1)
+    check(fake_llm(chunked=True, budget=10), ["a " * 20], seed=None)
+    check(fake_llm(chunked=False, budget=10), ["a " * 20], seed=1)
+
+
+def test_a_gpu_rewinds_its_generator_and_needs_no_guard(monkeypatch):
+    monkeypatch.setattr(engine, "is_cpu", lambda: False)
+    check(fake_llm(chunked=True, budget=10), ["a " * 20], seed=1)
