@@ -34,7 +34,11 @@ from vlesson.api_models import (
     explain_all,
     request_model,
 )
-from vlesson.engine import effective_engine_args, starting_engine
+from vlesson.engine import (
+    effective_engine_args,
+    seeds_break_on_split_prompts,
+    starting_engine,
+)
 from vlesson.generate import Generation, from_request_output, run_logger
 from vlesson.sampling import ParamError, make_sampling_params
 from vlesson.server import Server, free_port, start_server
@@ -82,6 +86,16 @@ class _Served:
         given = body.model_dump(include={*API_PARAMS, "stop"}, exclude_none=True)
         given.setdefault("logprobs", 0)  # the chosen token's logprob: mean_logprob
         params = make_sampling_params(self, given)
+        if params.seed is not None and seeds_break_on_split_prompts(
+            self.llm_engine.vllm_config
+        ):  # requests share engine steps, so any seeded prompt may be split
+            raise ParamError(
+                "seed: this server runs chunked prefill on a CPU, where vLLM cannot "
+                "split a seeded request's prompt over steps - send the request without "
+                "a seed, or restart the server without --max-num-batched-tokens and "
+                "--enable-chunked-prefill (vlesson's CPU default)",
+                param="seed",
+            )
         if params.max_tokens is None or params.max_tokens > self.limits.max_tokens:
             params.max_tokens = self.limits.max_tokens
         return params

@@ -201,6 +201,13 @@ def _get_remote(
     return llm
 
 
+def seeds_break_on_split_prompts(vllm_config: Any) -> bool:
+    """True for a CPU engine with chunked prefill: vLLM rewinds a seeded request's
+    generator after a partial prompt step, which a CPU generator cannot do (vLLM
+    crashes: "CPU Generator does not use offset")."""
+    return is_cpu() and vllm_config.scheduler_config.enable_chunked_prefill
+
+
 def is_remote(llm: Any = None) -> bool:
     """Return True when ``llm`` (default: the warm one) is a shared server's."""
     if llm is None:

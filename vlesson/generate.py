@@ -144,20 +144,17 @@ def per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]
 def _check_seeded_prompts_fit(
     llm: LLM, prompts: list[str], per_prompt: list[SamplingParams]
 ) -> None:
-    """Refuse what would crash vLLM on a CPU: seeded requests whose prompts may be split.
-
-    With chunked prefill, vLLM rewinds a seeded request's random generator after each
-    partial prompt step, and a CPU generator cannot rewind ("CPU Generator does not
-    use offset"). vlesson's CPU default is no chunked prefill; this catches the rest.
-    """
+    """Refuse what would crash vLLM on a CPU: seeded requests whose prompts may be split
+    over engine steps (see ``engine.seeds_break_on_split_prompts``). vlesson's CPU
+    default is no chunked prefill, so only engines started with it get here."""
     if all(p.seed is None for p in per_prompt) or engine.is_remote(llm):
         return
-    scheduler = llm.llm_engine.vllm_config.scheduler_config
-    if not (engine.is_cpu() and scheduler.enable_chunked_prefill):
+    config = llm.llm_engine.vllm_config
+    if not engine.seeds_break_on_split_prompts(config):
         return
     tokenizer = llm.get_tokenizer()
     total = sum(len(tokenizer.encode(prompt)) for prompt in prompts)
-    budget = scheduler.max_num_batched_tokens
+    budget = config.scheduler_config.max_num_batched_tokens
     if total > budget:
         raise ParamError(
             f"seed: these prompts hold {total} tokens, more than one engine step takes "

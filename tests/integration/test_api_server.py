@@ -209,3 +209,20 @@ def test_the_app_in_process_emits_each_generation_on_the_run_logger():
         next(g.text for g in gens if g.prompt == p)
         for p in ("The capital of France is", "1, 2, 3,")
     ]
+
+
+@pytest.mark.skipif(not vl.engine.is_cpu(), reason="a GPU generator rewinds; seeds work")
+def test_a_cpu_server_with_chunked_prefill_refuses_seeds_and_stays_up():
+    from fastapi.testclient import TestClient
+
+    app = api.create_app(kv_cache_memory_bytes=256 << 20, max_num_batched_tokens=64)
+    long_prompt = "word " * 100  # over one step's 64 tokens: its prefill is split
+    with TestClient(app) as client:
+        seeded = client.post("/generate", json={"prompt": long_prompt, "seed": 1, **GREEDY})
+        plain = client.post("/generate", json={"prompt": long_prompt, **GREEDY})
+        health = client.get("/health")
+    assert seeded.status_code == 422, seeded.text
+    assert seeded.json()["detail"][0]["field"] == "seed"
+    assert "restart the server without --max-num-batched-tokens" in seeded.text
+    assert plain.status_code == 200, plain.text
+    assert health.status_code == 200, health.text
