@@ -19,6 +19,10 @@ class RecordingLLM:
     def __init__(self, fail: Exception | None = None):
         self.calls: list[tuple[list[str], list]] = []
         self.fail = fail
+        scheduler = SimpleNamespace(enable_chunked_prefill=False)  # vlesson's CPU default
+        self.llm_engine = SimpleNamespace(
+            vllm_config=SimpleNamespace(scheduler_config=scheduler)
+        )
 
     def get_default_sampling_params(self):
         from vllm import SamplingParams
