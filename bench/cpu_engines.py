@@ -107,7 +107,7 @@ def f32_gguf(source: Path) -> Path:
     import numpy as np
     from gguf.quants import dequantize
 
-    target = source.with_name(source.name.replace(".Q4_1.", ".F32."))
+    target = source.with_name(source.name.split(".")[0] + ".F32.gguf")
     if target.exists():
         return target
     reader = gguf.GGUFReader(source)
@@ -156,6 +156,7 @@ def run_llama_cpp(weights: str) -> dict:
         assert out["usage"]["completion_tokens"] == 128, out["usage"]
 
     stream_s = best_seconds(stream, 1)
+
     def first_token():
         llm.reset()  # else it reuses the cached prompt and measures nothing
         llm(SHORT_PROMPT, max_tokens=1, temperature=0)
