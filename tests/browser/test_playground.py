@@ -27,9 +27,15 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 NOTEBOOK = "02_playground.ipynb"
-# The HTML widgets replace their content on every update: always query afresh.
+# The first panel's (the notebook has more). The HTML widgets replace their content on
+# every update: always query afresh, and read textContent (innerText is empty for cells
+# scrolled out of view, which are not rendered).
 SETTINGS = ".vlesson-panel .vlesson-output .vlesson-settings"
 DISTRIBUTION = ".vlesson-panel .vlesson-next-token"
+ALL_CELLS_RAN = """() => {
+    const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
+    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -120,21 +126,22 @@ def _drive_playground(page, url: str, token: str) -> None:
     page.locator(
         "#jp-mainmenu-run .lm-Menu-item[data-command='runmenu:run-all']"
     ).click()
-    # Queued cells keep the kernel busy; it is idle again once the last one ran.
-    status.get_by_text(re.compile(r"\| Busy")).wait_for(timeout=60_000)
-    status.get_by_text(re.compile(r"\| Idle")).wait_for(timeout=600_000)
+    # Every code cell shows its execution number once it ran ([*] while queued). The
+    # kernel's status alone is no sign: it shows Idle for a moment between two cells.
+    page.wait_for_function(ALL_CELLS_RAN, timeout=600_000)
+    status.get_by_text(re.compile(r"\| Idle")).wait_for(timeout=60_000)
 
     panel = page.locator(".vlesson-panel").first
     panel.wait_for(timeout=60_000)
-    settings = page.locator(SETTINGS)
+    panel.scroll_into_view_if_needed()  # where the learner looks, for the screenshots
+    settings = page.locator(SETTINGS).first
     panel.locator(".vlesson-output pre").wait_for(timeout=60_000)
-    assert panel.locator(".vlesson-output pre").inner_text().strip()  # a generation
-    before = settings.inner_text()
-    before_dist = page.locator(DISTRIBUTION).inner_text()
+    assert panel.locator(".vlesson-output pre").text_content().strip()  # a generation
+    before = settings.text_content()
+    before_dist = page.locator(DISTRIBUTION).first.text_content()
     start_temp = float(re.search(r"temperature=([\d.]+)", before).group(1))
     slider = panel.locator(".widget-slider").filter(has_text="temperature")
-    assert float(slider.locator(".widget-readout").inner_text()) == start_temp
-    panel.scroll_into_view_if_needed()
+    assert float(slider.locator(".widget-readout").text_content()) == start_temp
     page.screenshot(path=str(ARTIFACTS / "playground-before.png"), full_page=False)
 
     handle = slider.locator(".noUi-handle")
@@ -143,13 +150,13 @@ def _drive_playground(page, url: str, token: str) -> None:
         handle.press("ArrowRight")
     # Each key press is one change; the last generation shows the final value.
     expected = f"temperature={start_temp + 0.30:.2f}"
-    shows = "([sel, text]) => document.querySelector(sel).innerText.includes(text)"
+    shows = "([sel, text]) => document.querySelector(sel).textContent.includes(text)"
     page.wait_for_function(shows, arg=[SETTINGS, expected], timeout=180_000)
-    assert float(slider.locator(".widget-readout").inner_text()) == pytest.approx(
+    assert float(slider.locator(".widget-readout").text_content()) == pytest.approx(
         start_temp + 0.30
     )
-    assert panel.locator(".vlesson-output pre").inner_text().strip()
+    assert panel.locator(".vlesson-output pre").text_content().strip()
     page.wait_for_function(shows, arg=[DISTRIBUTION, expected], timeout=60_000)
-    assert page.locator(DISTRIBUTION).inner_text() != before_dist
+    assert page.locator(DISTRIBUTION).first.text_content() != before_dist
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "playground-after.png"), full_page=False)
