@@ -144,9 +144,19 @@ def next_token_logprobs(llm: LLM, prompt: str, top_n: int = TOP_N) -> dict[str, 
 
 
 def candidates_from_step(step: Mapping[int, Any]) -> dict[str, float]:
-    """Turn one step of vLLM logprobs ({token_id: Logprob}) into token -> logprob."""
+    """Turn one step of vLLM logprobs ({token_id: Logprob}) into token -> logprob.
+
+    When the sampled token is not among the top N, vLLM adds it (with its vocab rank,
+    or none through a classroom server). It is left out: the candidates stay the top N
+    that ``reshape`` assumes, with no token in the rest likelier than the last of them.
+    """
+    ranks = {token_id: getattr(info, "rank", None) for token_id, info in step.items()}
+    ranked = any(rank is not None for rank in ranks.values())
     result: dict[str, float] = {}
     for token_id, info in step.items():
+        rank = ranks[token_id]
+        if ranked and (rank is None or rank > len(step)):  # sampled from further down
+            continue
         token = (
             info.decoded_token if info.decoded_token is not None else f"<{token_id}>"
         )

@@ -116,3 +116,21 @@ def test_vllm_step_is_read_by_decoded_token():
         "<9>": -2.0,
         " Paris<10>": -2.5,
     }
+
+
+def test_a_sampled_token_from_outside_the_top_n_is_left_out():
+    """It would stand for the whole rest of the vocab and flatten every candidate."""
+    from vllm.logprobs import Logprob
+
+    top = {i: Logprob(logprob=math.log(p), rank=i, decoded_token=f"t{i}")
+           for i, p in enumerate([0.4, 0.2, 0.1], start=1)}
+    far = Logprob(logprob=-15.0, rank=30_000, decoded_token=" occ")
+    unranked = Logprob(logprob=-15.0, rank=None, decoded_token=" occ")  # via a server
+    for sampled in (far, unranked):
+        step = {99: sampled, **top}
+        assert list(candidates_from_step(step)) == ["t1", "t2", "t3"]
+    assert list(candidates_from_step({**top, 4: Logprob(-2.5, 4, "t4")})) == [
+        "t1", "t2", "t3", "t4",
+    ]  # next in rank: a true top 4
+    hot = reshape(candidates_from_step({99: far, **top}), temperature=1.8)
+    assert hot.candidates[0].after > 0.1  # the rest bucket no longer drowns it
