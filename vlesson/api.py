@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -34,6 +34,7 @@ from vlesson.api_models import (
     explain_all,
     request_model,
 )
+from vlesson.compat import validation_errors
 from vlesson.engine import (
     effective_engine_args,
     seeds_break_on_split_prompts,
@@ -106,15 +107,22 @@ class _Served:
 
         rendered = []
         for i, prompt in enumerate(prompts):
+            loc = ["body", "prompt"] + ([i] if len(prompts) > 1 else [])
             try:
-                rendered.append(await render_prompt(self.llm_engine, prompt))
+                tokens = await render_prompt(self.llm_engine, prompt)
             except ValueError as exc:
-                loc = ["body", "prompt"] + ([i] if len(prompts) > 1 else [])
                 raise unprocessable(
                     loc,
                     f"prompt too long for the model: {exc} - "
                     "shorten it or lower max_tokens",
                 ) from None
+            if isinstance(tokens, Mapping) and not tokens.get("prompt_token_ids", [0]):
+                raise unprocessable(
+                    loc,
+                    f"prompt {prompt!r} has no tokens: the tokenizer drops every "
+                    "character of it (control characters?) - send some text",
+                )
+            rendered.append(tokens)
         return rendered
 
     async def stream(
@@ -321,11 +329,18 @@ def _add_routes(
                 _events(served, prompts[0], rendered[0], params, start),
                 media_type="text/event-stream",
             )
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(served.complete(p, r, params, start))
-                for p, r in zip(prompts, rendered)
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(served.complete(p, r, params, start))
+                    for p, r in zip(prompts, rendered)
+                ]
+        except* validation_errors() as refused:  # vLLM's own checks of a request
+            raise unprocessable(
+                ["body"],
+                f"vLLM refused the request: {refused.exceptions[0]} - change the "
+                "prompt or the parameter it names",
+            ) from None
         outputs = [task.result() for task in tasks]
         return GenerateResponse(
             model=served.name,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlesson import engine
+from vlesson.compat import validation_errors
 from vlesson.sampling import ParamError, describe, make_sampling_params
 
 if TYPE_CHECKING:
@@ -115,7 +116,11 @@ def generate(
     per_prompt = per_prompt_params(llm, params, len(prompts))
     _check_seeded_prompts_fit(llm, prompts, per_prompt)
     start = time.perf_counter()
-    outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
+    try:
+        outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
+    except validation_errors() as exc:  # vLLM refused a prompt: say which, if empty
+        _check_prompts_have_tokens(llm, prompts)
+        raise exc from None
     seconds = time.perf_counter() - start
     gens = [from_request_output(o, p, seconds) for o, p in zip(outputs, per_prompt)]
     for gen in gens:
@@ -164,6 +169,19 @@ def _check_seeded_prompts_fit(
             "default: drop --enable-chunked-prefill and --max-num-batched-tokens)",
             param="seed",
         )
+
+
+def _check_prompts_have_tokens(llm: LLM, prompts: list[str]) -> None:
+    """Raise a ParamError naming the first prompt the tokenizer keeps nothing of."""
+    tokenizer = llm.get_tokenizer()
+    for i, prompt in enumerate(prompts):
+        if not tokenizer.encode(prompt, add_special_tokens=False):
+            raise ParamError(
+                f"prompt {i + 1} of {len(prompts)} ({prompt!r}) has no tokens: the "
+                "tokenizer drops every character of it (control characters?) - send "
+                "some text",
+                param="prompt",
+            )
 
 
 def _with_token_logprobs(params: SamplingParams) -> SamplingParams:

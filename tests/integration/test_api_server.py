@@ -96,6 +96,11 @@ def test_bad_requests_get_422_naming_the_field(client):
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "min_tokens"
+    # A prompt the tokenizer keeps nothing of (found by the fuzzing below: it was a 500).
+    response = client.post("/generate", json={"prompt": ["Hi", "\u0004"], **GREEDY})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "prompt", 1]
+    assert "has no tokens" in response.json()["detail"][0]["msg"]
 
 
 def test_a_missing_or_wrong_key_gets_401(server):

@@ -1,4 +1,5 @@
-"""The guard against seeded prompts split over CPU engine steps (vLLM would crash)."""
+"""What generate checks before and after vLLM: seeded prompts split over CPU engine
+steps (vLLM would crash), and prompts the tokenizer keeps nothing of."""
 
 from __future__ import annotations
 
@@ -44,3 +45,29 @@ def test_what_vllm_runs_fine_passes():
 def test_a_gpu_rewinds_its_generator_and_needs_no_guard(monkeypatch):
     monkeypatch.setattr(engine, "is_cpu", lambda: False)
     check(fake_llm(chunked=True, budget=10), ["a " * 20], seed=1)
+
+
+def test_a_prompt_without_tokens_is_named_when_vllm_refuses_it():
+    from vllm.exceptions import VLLMValidationError
+
+    import vlesson as vl
+
+    class Refusing:
+        """vLLM's answer to a prompt of control characters only."""
+
+        llm_engine = fake_llm(chunked=False, budget=10).llm_engine
+
+        def get_default_sampling_params(self):
+            return SamplingParams()
+
+        def get_tokenizer(self):
+            def encode(text, add_special_tokens):  # SmolLM2's drops control characters
+                return [ord(c) for c in text if c.isprintable()]
+
+            return SimpleNamespace(encode=encode)
+
+        def generate(self, prompts, params, use_tqdm):
+            raise VLLMValidationError("The decoder prompt cannot be empty")
+
+    with pytest.raises(ParamError, match=r"prompt 2 of 3 \('\\x04'\) has no tokens"):
+        vl.generate(Refusing(), ["Hi", "\x04", "Ho"])
