@@ -6,4 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=()
 [ "$(id -u)" = 0 ] && root=(--allow-root)  # JupyterLab refuses to run as root otherwise
-exec .venv/bin/jupyter lab --ServerApp.root_dir="${VLESSON_NOTEBOOKS:-notebooks}" --ip=127.0.0.1 "${root[@]}" "$@"
+# scripts/jupyterlab/overrides.json: no news or update check (the course runs offline, and
+# the pop-up asking about them covers the notebook). A learner's own settings still win.
+exec .venv/bin/jupyter lab --ServerApp.root_dir="${VLESSON_NOTEBOOKS:-notebooks}" --ip=127.0.0.1 \
+  --LabApp.app_settings_dir="$PWD/scripts/jupyterlab" "${root[@]}" "$@"
