@@ -168,8 +168,11 @@ def test_fuzzing_from_the_openapi_schema_finds_no_server_error(server, mode):
             continue  # GET /health and /models take no input that could be wrong
 
         @given(case=operation.as_strategy(mode))
+        # The same 15 cases every run keep CI reproducible. For a wider search, raise
+        # max_examples and drop derandomize (1,300 random cases passed on 2026-11-27).
         @settings(
             max_examples=15,
+            derandomize=True,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
