@@ -118,9 +118,9 @@ def generate(
     start = time.perf_counter()
     try:
         outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
-    except validation_errors() as exc:  # vLLM refused a prompt: say which, if empty
+    except validation_errors():  # vLLM refused a prompt: say which, if it is empty
         _check_prompts_have_tokens(llm, prompts)
-        raise exc from None
+        raise
     seconds = time.perf_counter() - start
     gens = [from_request_output(o, p, seconds) for o, p in zip(outputs, per_prompt)]
     for gen in gens:
