@@ -4,30 +4,42 @@
 .DEFAULT_GOAL := lab
 SHELL := /bin/bash
 VENV := .venv
+# The interpreter the venv is built from (make lab PYTHON=python3.11): scripts/preflight.sh checks it.
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 # Notebook shell cells (!vlesson ...) and scripts find the venv's commands first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.vlesson-setup
+# make lab PORT=8899 LAB_ARGS=--no-browser NOTEBOOKS=dir (README: "The lesson")
 PORT ?= 8888
+LAB_ARGS ?=
+# NOTEBOOKS empty: the learner's copies in my-notebooks/, built when missing (scripts/lab.sh).
+NOTEBOOKS ?=
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+# At the end of make test: time per area (tests/area_times.py) and the 15 slowest steps.
+TIMES := -p tests.area_times --durations=15
 SERVER_HOST ?= 0.0.0.0
 SERVER_PORT ?= 8000
 SERVER_ARGS ?=
 
-.PHONY: lab test setup model browser unit gpu-check clean classroom-server classroom-test
+.PHONY: lab test setup lock model browser unit gpu-check clean classroom-server classroom-test
 
 setup: $(STAMP)
-$(STAMP): pyproject.toml scripts/setup.sh
-	bash scripts/setup.sh
+$(STAMP): pyproject.toml $(wildcard locks/*.txt) scripts/setup.sh scripts/uvenv.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	touch $@
+
+# Rewrites locks/ (the exact set `make setup` installs) from pyproject.toml; commit the result.
+lock:
+	bash scripts/lock.sh
 
 # Converts the offline model once into ~/.cache/vlesson (or $$VLESSON_HOME); instant after.
 model: setup
 	$(PY) -m vlesson prepare-model
 
 lab: setup model
-	bash scripts/lab.sh --port=$(PORT) 00_contents.ipynb
+	$(if $(NOTEBOOKS),VLESSON_NOTEBOOKS="$(abspath $(NOTEBOOKS))") bash scripts/lab.sh --port=$(PORT) $(LAB_ARGS) 00_contents.ipynb
 
 # Debian's Chromium for the browser test (Playwright's own browser download is not used).
 browser:
@@ -39,11 +51,16 @@ browser:
 		fi; \
 	fi
 
+# The suite runs with the network cut (scripts/offline.sh: a network namespace with only
+# loopback), so every `make test` also proves the course needs no network once set up: models,
+# API docs, notebooks. Where namespaces are not allowed it says so and runs with the network.
+# The set-up before it (uv, models' packages, chromium) is the only step that downloads.
 test: setup model browser
-	$(PY) -m pytest $(NBVAL) $(PYTEST_ARGS) tests notebooks
+	bash scripts/offline.sh $(PY) -m pytest $(NBVAL) $(TIMES) $(PYTEST_ARGS) tests notebooks
 
 # vLLM's OpenAI-compatible server with the offline model and vlesson's engine defaults;
-# learners: export VLESSON_SERVER=http://THIS-HOST:$(SERVER_PORT)/v1. Key: VLESSON_SERVER_API_KEY.
+# it prints the lines learners paste. The key comes from the environment, never the command
+# line: VLESSON_SERVER_API_KEY=KEY make classroom-server (none given: a new random key).
 # More GPUs: make classroom-server SERVER_ARGS="--tensor-parallel-size 4"
 classroom-server: setup model
 	$(PY) -m vlesson classroom-server --host $(SERVER_HOST) --port $(SERVER_PORT) $(SERVER_ARGS)
@@ -57,7 +74,7 @@ gpu-check: setup model
 	PYTHON=$(PY) bash scripts/gpu_check.sh
 
 unit: setup
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	bash scripts/offline.sh $(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -7,7 +7,7 @@ the same moves done one after another; time per move at the 50th and 95th percen
     flock /tmp/vlesson-engine.lock .venv/bin/python bench/classroom_bench.py \
         [--learners 16] [--rounds 3] [--max-tokens 32] [--server URL --api-key KEY]
 
-Without --server it starts the offline model's server (vlesson.classroom) on a free port.
+Without --server it starts the offline model's server (vlesson.serving.classroom) on a free port.
 """
 
 from __future__ import annotations
@@ -129,12 +129,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--server", default=None, help="default: start one here")
-    parser.add_argument("--api-key", default=None)
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("VLESSON_SERVER_API_KEY"),
+        help="default $VLESSON_SERVER_API_KEY (better: a command line is public)",
+    )
     args = parser.parse_args()
     if args.server:
         run(args.server, args.api_key, args)
         return
-    from vlesson import classroom
+    from vlesson.serving import classroom
 
     start = time.perf_counter()
     with classroom.running_server() as server:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workloads import BATCH_PROMPTS, SHORT_PROMPT, print_result, run_child, vllm_figures
 
-from vlesson.bench import best_seconds
+from vlesson.workflows.bench import best_seconds
 
 
 def run_vlesson() -> dict:
@@ -47,7 +47,7 @@ def _slider_figures(vl, llm) -> dict:
     ours = best_seconds(lambda: vl.generate(llm, SHORT_PROMPT, params, use_tqdm=False), 5)
     figures = {"bare_generate_ms": bare * 1000, "overhead_ms": (ours - bare) * 1000}
     try:
-        from vlesson import widgets
+        from vlesson.lesson import widgets
     except ImportError:
         return figures
     panel = widgets.panel(llm, prompt=SHORT_PROMPT)

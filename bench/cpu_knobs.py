@@ -22,7 +22,7 @@ import time
 from tqdm import tqdm
 from workloads import print_result, run_child, vllm_figures
 
-from vlesson.bench import best_seconds
+from vlesson.workflows.bench import best_seconds
 
 LONG_PROMPT = " ".join(["The Eiffel Tower is a wrought-iron lattice tower in Paris."] * 40)
 """About 560 tokens: the prompt a slider panel sends again and again."""

@@ -11,8 +11,8 @@ import argparse
 import os
 import time
 
-from vlesson import memory
-from vlesson.bench import best_seconds
+from vlesson.workflows import memory
+from vlesson.workflows.bench import best_seconds
 
 # apply_model ships a function to the engine's worker process (cloudpickle).
 os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
@@ -130,14 +130,15 @@ def hf_table(vllm_figures: dict) -> None:
 
 def memory_table(fractions: tuple[float, ...] = (0.5, 0.9)) -> None:
     """Exercise 2.6: what gpu_memory_utilization changes."""
-    from vlesson.compat import kv_cache_capacity
+    from vlesson.facts import engine_facts
 
     print("\n== Exercise 2.6: gpu_memory_utilization ==")
     print(f"{'fraction':>8} {'KV tokens':>12} {'max concurrency @ctx':>21} "
           f"{'GPU used GiB':>13} {'64x64 tok/s':>12}")
     for fraction in fractions:
         llm, _ = start(gpu_memory_utilization=fraction)
-        tokens, concurrency = kv_cache_capacity(llm)
+        facts = engine_facts(llm)
+        tokens, concurrency = facts.kv_cache_tokens, facts.max_concurrency
         used_mib = memory.gpu_used_mib()
         used = used_mib / 1024 if used_mib is not None else None
         print(f"{fraction:8.2f} {tokens:12,d} {concurrency:21.1f} "

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import vlesson as vl
-from vlesson import batch, sweep
+from vlesson.workflows import batch, sweep
 
 PROMPTS = [
     *vl.LESSON_PROMPTS,

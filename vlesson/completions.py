@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vlesson.sampling import DELIVERY_FIELDS, SERVER_SIDE_FIELDS
+
 if TYPE_CHECKING:
     from vllm import CompletionOutput, RequestOutput, SamplingParams
 
@@ -42,15 +44,7 @@ VLLM_FIELDS = (
     "allowed_token_ids",
 )
 """SamplingParams fields vLLM's server takes as extra fields of the request."""
-NOT_SENT = (
-    "output_kind",
-    "skip_clone",
-    "detokenize",
-    "flat_logprobs",
-    "stream_interval",
-    "output_text_buffer_length",
-    "skip_reading_prefix_cache",
-)
+NOT_SENT = (*DELIVERY_FIELDS, *SERVER_SIDE_FIELDS)
 """Fields about how the engine hands results over, not about what is generated."""
 MAX_PROMPTS_PER_REQUEST = 32
 """Prompts per request: progress moves, and one timeout covers a bounded job."""

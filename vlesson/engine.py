@@ -18,8 +18,9 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vlesson import models
+from vlesson import facts, models
 from vlesson.compat import stdout_with_fileno
+from vlesson.names import did_you_mean
 from vlesson.remote import (
     SERVER_ENV,
     RemoteLLM,
@@ -162,7 +163,7 @@ def get_llm(
             folder, or a Hugging Face hub id such as ``facebook/opt-125m``.
         server: a shared vLLM server's API, e.g. ``http://host:8000/v1`` (default
             ``$VLESSON_SERVER``); then no local engine starts (classroom mode).
-        api_key: that server's key (default ``$VLESSON_API_KEY``).
+        api_key: that server's key (default ``$VLESSON_SERVER_API_KEY``).
         **engine_kwargs: any ``vllm.EngineArgs`` field, e.g. ``dtype="bfloat16"``.
     """
     global _warm
@@ -201,18 +202,20 @@ def _get_remote(
     return llm
 
 
-def seeds_break_on_split_prompts(vllm_config: Any) -> bool:
-    """True for a CPU engine with chunked prefill: vLLM rewinds a seeded request's
-    generator after a partial prompt step, which a CPU generator cannot do (vLLM
-    crashes: "CPU Generator does not use offset")."""
-    return is_cpu() and vllm_config.scheduler_config.enable_chunked_prefill
-
-
 def is_remote(llm: Any = None) -> bool:
     """Return True when ``llm`` (default: the warm one) is a shared server's."""
     if llm is None:
         llm = _warm.llm if _warm is not None else None
     return isinstance(llm, RemoteLLM)
+
+
+def needs_local_engine(llm: Any, what: str) -> bool:
+    """Return True when ``llm`` is a local engine; else print why ``what`` cannot run
+    on the shared server and return False (a notebook cell then skips the step)."""
+    if not is_remote(llm):
+        return True
+    print(local_only(what, llm.server))
+    return False
 
 
 @contextlib.contextmanager
@@ -234,16 +237,18 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
         _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
         start = time.perf_counter()
         llm = LLM(**resolved)
-    return llm, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    config = llm.llm_engine.vllm_config
+    facts.remember(
+        llm, facts.from_vllm_config(config, name=args["model"], load_seconds=seconds)
+    )
+    return llm, seconds
 
 
 def _check_fields(args: Mapping[str, Any], known: set[str]) -> None:
-    import difflib
-
     for name in args:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else "see `vlesson generate --help`"
+            fix = did_you_mean(name, sorted(known), "see `vlesson generate --help`")
             raise TypeError(f"unknown engine argument {name!r} - {fix}")
 
 
@@ -264,27 +269,12 @@ def release() -> None:
 
 
 def engine_info(llm: LLM | None = None) -> dict[str, Any]:
-    """Return the effective configuration of the warm engine, for printing or logs."""
+    """Return the effective configuration of an engine (default: the warm one), for
+    printing or logs: ``engine_facts(llm).info()``."""
     target = llm if llm is not None else (_warm.llm if _warm is not None else None)
-    if is_remote(target):
-        return target.info()
-    if _warm is None or (llm is not None and llm is not _warm.llm):
+    if target is None:
         raise RuntimeError("no warm engine - call vl.get_llm() first")
-    config = _warm.llm.llm_engine.vllm_config
-    return {
-        "model": models.describe(_warm.engine_args["model"]),
-        "model_path": config.model_config.model,
-        "tokenizer": config.model_config.tokenizer,
-        "dtype": str(config.model_config.dtype).removeprefix("torch."),
-        "max_model_len": config.model_config.max_model_len,
-        "enforce_eager": config.model_config.enforce_eager,
-        "gpu_memory_utilization": config.cache_config.gpu_memory_utilization,
-        "kv_cache_memory_bytes": config.cache_config.kv_cache_memory_bytes,
-        "num_gpu_blocks": config.cache_config.num_gpu_blocks,
-        "block_size": config.cache_config.block_size,
-        "load_seconds": round(_warm.load_seconds, 1),
-        "device": "cpu" if is_cpu() else "gpu",
-    }
+    return facts.engine_facts(target).info()
 
 
 def _drop_none(mapping: Mapping[str, Any]) -> dict[str, Any]:

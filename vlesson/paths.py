@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vlesson import envvars
+
 
 def home() -> Path:
     """Return vlesson's per-user directory ($VLESSON_HOME, else ~/.cache/vlesson)."""
-    explicit = os.environ.get("VLESSON_HOME")
+    explicit = os.environ.get(envvars.HOME)
     if explicit:
         return Path(explicit).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -19,4 +21,21 @@ def subdir(name: str) -> Path:
     """Return (and create) a folder inside the per-user directory."""
     path = home() / name
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout vlesson runs from: its ``configs/``, ``notebooks/`` and
+``batch_generate.sh`` (``make setup`` installs the package from it, editable)."""
+
+
+def project_file(*parts: str) -> Path:
+    """Return a file of the project (e.g. ``project_file("configs", "x.json")``),
+    whatever the working directory; FileNotFoundError if this install has none."""
+    path = PROJECT_ROOT.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is not there: the project's files come with its checkout "
+            "(git clone, then make setup), not with the vlesson package alone"
+        )
     return path

@@ -9,16 +9,18 @@ local and remote is made in one place: ``vlesson.engine.get_llm(server=...)``.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from vlesson import envvars
 from vlesson.completions import (
     Job,
     ids_to_name,
@@ -27,20 +29,22 @@ from vlesson.completions import (
     to_request_outputs,
     unsupported_fields,
 )
-from vlesson.retry import retry
+from vlesson.facts import EngineFacts
 
 if TYPE_CHECKING:
     from vllm import RequestOutput, SamplingParams
 
 logger = logging.getLogger(__name__)
 
-SERVER_ENV = "VLESSON_SERVER"
-"""Environment variable naming the server, e.g. ``http://host:8000/v1``."""
-API_KEY_ENV = "VLESSON_SERVER_API_KEY"
-"""The key the server wants (its ``--api-key``); not ``vlesson serve``'s own key."""
-TIMEOUT_ENV = "VLESSON_TIMEOUT"
+SERVER_ENV = envvars.SERVER
+API_KEY_ENV = envvars.SERVER_API_KEY
+TIMEOUT_ENV = envvars.TIMEOUT
 DEFAULT_TIMEOUT = 120.0
-"""Seconds one request may take; a whole class on one CPU server can queue a while."""
+"""Seconds one call may take, its retries included; a whole class on one CPU server
+can queue a while."""
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "vlesson_remote_deadline", default=None
+)
 MAX_CONCURRENCY = 8
 """Requests one workload keeps in flight; the server batches them with everyone's."""
 
@@ -69,8 +73,12 @@ class RemoteLLM:
     Args:
         server: the API's base address, e.g. ``http://host:8000/v1``.
         model: the served model to use; None takes the server's (first) model.
-        api_key: the server's ``--api-key``; default ``$VLESSON_SERVER_API_KEY``.
-        timeout: seconds per request; default ``$VLESSON_TIMEOUT`` or 120.
+        api_key: the server's key; default ``$VLESSON_SERVER_API_KEY``.
+        timeout: seconds one call may take in all, retries included; default
+            ``$VLESSON_TIMEOUT`` or 120.
+        attempts: tries per call; the openai client retries connection errors,
+            timeouts, 408/409/429 and 5xx with exponential back-off and jitter, and
+            honours the server's Retry-After.
     """
 
     def __init__(
@@ -94,28 +102,28 @@ class RemoteLLM:
             base_url=self.server,
             api_key=self.api_key or "EMPTY",
             timeout=openai.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            max_retries=0,  # vlesson.retry does it, with a message per try
+            # The client's own retry: back-off with jitter, so a class's retries do
+            # not land together on a busy server; Retry-After honoured.
+            max_retries=max(attempts - 1, 0),
+            http_client=openai.DefaultHttpxClient(
+                transport=_DeadlineTransport(openai.DefaultHttpxClient.__mro__[1])
+            ),
         )
         start = time.perf_counter()
         card = pick_model(self._list_models(), model, self.server)
         self.connect_seconds = time.perf_counter() - start
         self.model_name: str = card["id"]
-        config = types.SimpleNamespace(
-            model=card.get("root") or card["id"],
-            tokenizer=card.get("root") or card["id"],
-            served_model_name=card["id"],
+        root = card.get("root") or card["id"]
+        # What the API says; dtype, KV cache and the rest the instructor chose.
+        self.facts = EngineFacts(
+            model=self.model_name,
+            model_path=root,
+            tokenizer=root,
             max_model_len=card.get("max_model_len"),
-            dtype=None,  # the API does not say; the instructor chose it
-            revision=None,
-            quantization=None,
-        )
-        # The read-only part of LLM.llm_engine that vlesson (cache, batch) looks at.
-        self.llm_engine = types.SimpleNamespace(
-            model_config=config,
-            vllm_config=types.SimpleNamespace(
-                model_config=config,
-                cache_config=types.SimpleNamespace(cache_dtype=None),
-            ),
+            device="remote",
+            server_url=self.server,
+            vllm_version=self._server_version(),
+            load_seconds=self.connect_seconds,
         )
         self._tokenizer = RemoteTokenizer(self)
 
@@ -201,24 +209,42 @@ class RemoteLLM:
         page = self.call(lambda: self.client.models.list(), what="listing models")
         return [card.model_dump() for card in page.data]
 
+    def _server_version(self) -> str | None:
+        """The server's vLLM version (``/version``), for the cache key; None if it
+        does not say."""
+        try:
+            answer = self.get("/version", what="asking the server's version")
+        except RemoteError:
+            return None
+        return answer.get("version") if isinstance(answer, Mapping) else None
+
+    def get(self, path: str, *, what: str) -> Any:
+        """GET one of vLLM's own endpoints beside ``/v1`` (``/version``)."""
+        root = self.server.removesuffix("/v1")
+        return self.call(
+            lambda: self.client.get(root + path, cast_to=object), what=what
+        )
+
     def call(self, fn: Callable[[], Any], *, what: str) -> Any:
-        """Call the server with bounded retries; turn failures into a clear RemoteError."""
+        """Call the server, retried by the openai client within ``timeout`` seconds in
+        all; turn failures into a clear RemoteError."""
         import openai
 
+        token = _DEADLINE.set(time.monotonic() + self.timeout)
         try:
-            return retry(fn, what=f"{what} on {self.server}", attempts=self.attempts)
+            return fn()
         except openai.APITimeoutError:
             raise RemoteError(
                 f"{what}: the server at {self.server} did not answer within "
-                f"{self.timeout:g} s ({self.attempts} tries) - it may be busy; ask for "
-                f"fewer prompts or tokens, or raise {TIMEOUT_ENV}"
+                f"{self.timeout:g} s (at most {self.attempts} tries) - it may be busy; "
+                f"ask for fewer prompts or tokens, or raise {TIMEOUT_ENV}"
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise RemoteError(
-                f"cannot reach the vLLM server at {self.server} ({cause}) - check the "
-                f"address and port in {SERVER_ENV}, and that the server is running "
-                f"(make classroom-server)"
+                f"cannot reach the vLLM server at {self.server} ({cause}; "
+                f"{self.attempts} tries) - check the address and port in {SERVER_ENV}, "
+                f"and that the server is running (make classroom-server)"
             ) from None
         except openai.AuthenticationError:
             raise RemoteError(self._key_problem()) from None
@@ -233,6 +259,8 @@ class RemoteLLM:
                 f"{what}: the server at {self.server} refused the request (HTTP "
                 f"{exc.status_code}): {_message(exc)}"
             ) from None
+        finally:
+            _DEADLINE.reset(token)
 
     def _key_problem(self) -> str:
         if self.api_key is None:
@@ -245,28 +273,40 @@ class RemoteLLM:
             f"check {API_KEY_ENV} (or --api-key / api_key=) against the instructor's key"
         )
 
-    def info(self) -> dict[str, Any]:
-        """Return ``engine_info``'s keys; what only the server knows is None."""
-        config = self.llm_engine.model_config
-        return {
-            "model": self.model_name,
-            "model_path": config.model,
-            "tokenizer": config.tokenizer,
-            "dtype": None,
-            "max_model_len": config.max_model_len,
-            "enforce_eager": None,
-            "gpu_memory_utilization": None,
-            "kv_cache_memory_bytes": None,
-            "num_gpu_blocks": None,
-            "block_size": None,
-            "load_seconds": round(self.connect_seconds, 1),
-            "device": "remote",
-            "server": self.server,
-        }
-
     def close(self) -> None:
         """Close the HTTP connections (the server keeps running)."""
         self.client.close()
+
+
+class _DeadlineTransport:
+    """httpx transport that gives each try only the time left of its call's budget
+    (``RemoteLLM.call`` sets it), so the client's retries cannot stretch one call to
+    attempts x timeout; with the budget spent it raises the openai client's own
+    timeout error, which the client does not retry."""
+
+    def __init__(self, client_class: type) -> None:
+        # The transport of the HTTP library the openai client is built on (httpx, or
+        # httpx2 in recent releases): its requests carry that library's types.
+        http = sys.modules[client_class.__module__.split(".")[0]]
+        self._inner = http.HTTPTransport()
+
+    def handle_request(self, request: Any) -> Any:
+        end = _DEADLINE.get()
+        if end is not None:
+            left = end - time.monotonic()
+            if left <= 0:
+                import openai
+
+                raise openai.APITimeoutError(request=request)
+            timeout = dict(request.extensions.get("timeout") or {})
+            for name in ("connect", "read", "write", "pool"):
+                given = timeout.get(name)
+                timeout[name] = left if given is None else min(given, left)
+            request.extensions["timeout"] = timeout
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class RemoteTokenizer:

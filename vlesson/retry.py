@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -31,18 +32,20 @@ def retry(
     attempts: int = 3,
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
+    transient: Callable[[BaseException], bool] = is_transient,
 ) -> T:
-    """Call ``fn``; on a transient error wait backoff * 2**k and try again, at most
-    ``attempts`` times in all. Other errors propagate at once."""
+    """Call ``fn``; on a transient error wait backoff * 2**k, less up to a quarter at
+    random (jitter, as the openai client does: many clients do not retry in step),
+    and try again, at most ``attempts`` times in all. Other errors propagate at once."""
     for attempt in range(1, attempts):
         try:
             return fn()
         except Exception as exc:
-            if not is_transient(exc):
+            if not transient(exc):
                 raise
-            delay = backoff * 2 ** (attempt - 1)
+            delay = backoff * 2 ** (attempt - 1) * (1 - 0.25 * random.random())
             logger.warning(
-                "%s failed (%s: %s); retry %d/%d in %.1f s",
+                "%s failed (%s: %s); retry %d/%d in %.2f s",
                 what, type(exc).__name__, exc, attempt, attempts - 1, delay,
             )
             sleep(delay)

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import vlesson as vl
-from vlesson import api
+from vlesson.serving import api
 
 KEY = "integration-test-key"
 LIMITS = [
@@ -86,6 +86,32 @@ def test_streaming_sends_tokens_then_the_same_completion(client):
     assert done["token_ids"] == whole["token_ids"]
 
 
+def test_streaming_with_a_multi_token_stop_string_never_sends_its_start(client):
+    body = {"prompt": "The capital of France is", "temperature": 0, "max_tokens": 16}
+    whole = client.post("/generate", json=body).json()["outputs"][0]["text"]
+    cut = len(whole) // 3
+    stop = whole[cut : cut + 12]  # several tokens of what greedy decoding writes
+    with client.stream(
+        "POST", "/generate", json={**body, "stop": [stop], "stream": True}
+    ) as response:
+        events = re.findall(r"event: (\w+)\ndata: (.*)\n", response.read().decode())
+    pieces = "".join(json.loads(data)["text"] for name, data in events[:-1])
+    done = json.loads(events[-1][1])
+    assert done["finish_reason"] == "stop" and done["text"] == whole[:cut]
+    assert pieces == done["text"], f"streamed {pieces!r}, stop string {stop!r}"
+
+
+def test_a_client_that_leaves_aborts_its_generation(server):
+    body = {"prompt": ["Tell me a story"] * 8, "max_tokens": 16, "min_tokens": 16}
+    with server.client(timeout=0.05) as impatient, pytest.raises(httpx.ReadTimeout):
+        impatient.post("/generate", json=body)
+    for _ in range(100):
+        if "client disconnected: 8 generation(s) aborted" in server.log():
+            break
+        asyncio.run(asyncio.sleep(0.1))
+    assert "client disconnected: 8 generation(s) aborted" in server.log()
+
+
 def test_bad_requests_get_422_naming_the_field(client):
     response = client.post("/generate", json={"prompt": "x", "top_p": 1.5})
     assert response.status_code == 422
@@ -121,6 +147,8 @@ def test_models_names_the_one_model_and_the_limits(client):
         "max_prompts": 8,
         "max_prompt_chars": 1000,
         "max_tokens": 16,
+        "max_body_bytes": 1 << 20,  # the HTTP layer's defaults
+        "max_concurrent": 64,
     }
 
 
@@ -219,14 +247,43 @@ def test_the_app_in_process_emits_each_generation_on_the_run_logger():
     ]
 
 
-@pytest.mark.skipif(not vl.engine.is_cpu(), reason="a GPU generator rewinds; seeds work")
+def test_the_run_log_records_the_apis_generations_with_its_engine(tmp_path, llm):
+    # The run log's handler reads the engine's facts. The API's engine is an AsyncLLM,
+    # which has no llm_engine: reading that failed inside logging (no row, only a
+    # traceback on stderr) until the facts were built once for every kind of engine.
+    from fastapi.testclient import TestClient
+
+    path = tmp_path / "api-runs.jsonl"
+    app = api.create_app(kv_cache_memory_bytes=256 << 20)
+    with vl.runlog.logging_to(path), TestClient(app) as client:
+        response = client.post(
+            "/generate",
+            json={"prompt": ["The capital of France is", "1, 2,"], **GREEDY},
+        )
+    assert response.status_code == 200, response.text
+    rows = vl.runlog.load(path)
+    assert len(rows) == 2, "the API's generations did not reach the run log"
+    local = vl.engine_info(llm)
+    assert set(rows["model"]) == {vl.DEFAULT_MODEL}
+    assert set(rows["dtype"]) == {local["dtype"]}
+    assert set(rows["max_model_len"]) == {local["max_model_len"]}
+    assert set(rows["device"]) == {local["device"]}
+    assert set(rows["kv_cache_memory_bytes"]) == {256 << 20}
+    assert rows["vllm"].notna().all()
+
+
+@pytest.mark.skipif(
+    not vl.engine.is_cpu(), reason="a GPU generator rewinds; seeds work"
+)
 def test_a_cpu_server_with_chunked_prefill_refuses_seeds_and_stays_up():
     from fastapi.testclient import TestClient
 
     app = api.create_app(kv_cache_memory_bytes=256 << 20, max_num_batched_tokens=64)
     long_prompt = "word " * 100  # over one step's 64 tokens: its prefill is split
     with TestClient(app) as client:
-        seeded = client.post("/generate", json={"prompt": long_prompt, "seed": 1, **GREEDY})
+        seeded = client.post(
+            "/generate", json={"prompt": long_prompt, "seed": 1, **GREEDY}
+        )
         plain = client.post("/generate", json={"prompt": long_prompt, **GREEDY})
         health = client.get("/health")
     assert seeded.status_code == 422, seeded.text

@@ -1,28 +1,95 @@
-"""The checkpoints' reference answers pass against the real engine."""
+"""The checkpoints against the real engine: notebook 07's answers pass, and the
+answer that ignores the model's defaults fails on an engine whose defaults differ."""
 
 from __future__ import annotations
 
 import pytest
 
 import vlesson as vl
-from vlesson import check, solutions
-from vlesson.compat import kv_cache_capacity
+from tests.lesson_answers import learner, reference
+from vlesson import envvars
+from vlesson.lesson import check
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(autouse=True)
+def scratch_progress(tmp_path, monkeypatch):
+    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
+    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
+
+
+IGNORES_DEFAULTS = (
+    "from vllm import SamplingParams\n"
+    "def f(d, o):\n"
+    "    return SamplingParams(**{k: v for k, v in o.items() if v is not None})\n"
+)
+NO_MIN_TOKENS = {"temperature": 0.4, "top_p": 0.8, "top_k": 20, "max_tokens": 150}
 
 
 def test_focused_config_reference_generates_exactly_150_tokens(llm):
-    assert "150 tokens" in check.focused_config(solutions.FOCUSED_CONFIG, llm)
+    verdict = check.focused_config(reference("07", "self-5")["config"], llm)
+    assert verdict.passed and "150 tokens each" in verdict.message, verdict
+
+
+def test_the_focus_prompt_ends_early_without_min_tokens(llm):
+    # Why check 5 cannot pass by luck: on its prompt the model stops early unless
+    # min_tokens forbids it.
+    from vlesson.lesson.check import self_assessment as sa
+
+    params = [
+        vl.make_sampling_params(llm, {**NO_MIN_TOKENS, "seed": s})
+        for s in sa.FOCUS_SEEDS
+    ]
+    gens = vl.generate(llm, [sa.FOCUS_PROMPT] * len(params), params, use_tqdm=False)
+    assert any(g.finish_reason == "stop" and g.num_tokens < 150 for g in gens), gens
 
 
 def test_override_and_diagnose_references_pass_on_the_engine(llm):
-    assert "passed" in check.override_defaults(solutions.override_defaults, llm)
-    assert "passed" in check.diagnose(solutions.diagnose, llm)
+    ref4, ref6 = reference("07", "self-4"), reference("07", "self-6")
+    assert check.override_defaults(ref4["override_defaults"], llm).passed
+    assert check.diagnose(ref6["diagnose"], llm).passed
+    assert check.engine_fix(ref6["culprit"], ref6["fix"], llm).passed
+
+
+def test_ignoring_the_models_defaults_fails_on_a_model_that_has_some(llm):
+    from vlesson import engine
+
+    # A second engine beside the session's (which stays warm): the same model with a
+    # generation_config that sets defaults, as many hub models ship.
+    args = vl.effective_engine_args(
+        override_generation_config={"temperature": 0.6, "top_p": 0.9, "top_k": 40}
+    )
+    other, _ = engine._build(args)
+    try:
+        defaults = other.get_default_sampling_params()
+        assert (defaults.temperature, defaults.top_p, defaults.top_k) == (0.6, 0.9, 40)
+        ref = reference("07", "self-4")["override_defaults"]
+        assert check.override_defaults(ref, other).passed
+        verdict = check.override_defaults(learner(IGNORES_DEFAULTS)["f"], other)
+        assert verdict.status == "wrong" and "where did you start" in verdict.message
+    finally:
+        other.llm_engine.engine_core.shutdown()
 
 
 def test_read_log_checks_against_the_engine_figures(llm):
-    tokens, concurrency = kv_cache_capacity(llm)
+    facts = vl.engine_facts(llm)
+    tokens, concurrency = facts.kv_cache_tokens, facts.max_concurrency
+    config = llm.llm_engine.vllm_config  # the facts say what vLLM's config says
+    assert facts.max_model_len == config.model_config.max_model_len
+    assert facts.block_size == config.cache_config.block_size
     max_len = vl.engine_info(llm)["max_model_len"]
     assert tokens > 0 and concurrency == pytest.approx(tokens / max_len, rel=0.01)
-    # The real line is captured in notebooks/07 (VLLM_LOGGING_LEVEL=INFO run).
-    wrong = f"CPU KV cache size: {tokens + 16:,} tokens, Maximum concurrency for 1 ..."
-    with pytest.raises(AssertionError, match="the engine says"):
-        check.read_log(solutions.read_kv_cache, wrong, llm)
+    # The real log is captured in notebooks/07 (VLLM_LOGGING_LEVEL=INFO run).
+    wrong = (
+        f"Using max model len {max_len}\nLoading weights took 1.00 seconds\n"
+        f"CPU KV cache size: {tokens + 16:,} tokens, Maximum concurrency for "
+        f"{max_len:,} tokens per request: {concurrency:.2f}x\n"
+    )
+    ref = reference("07", "self-7")["read_start_up"]
+    verdict = check.read_log(ref, wrong, llm)
+    assert verdict.status == "wrong", verdict
+    assert (
+        f"kv_cache_tokens is {tokens + 16}, but it should be {tokens}"
+        in verdict.message
+    )

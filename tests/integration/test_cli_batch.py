@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,3 +94,35 @@ def test_a_sigkilled_batch_resumes_without_loss(tmp_path):
     assert all(
         r["params"]["seed"] == 3 and r["params"]["temperature"] == 0.8 for r in rows
     )
+
+
+def test_a_batch_saves_each_result_as_it_finishes(tmp_path):
+    """Default chunk (all prompts in one engine call), two sequences at a time: the
+    progress bar counts finished prompts; each one counted has its file and manifest
+    row at once, so a SIGKILL halfway loses only what was in flight."""
+    count = 10
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(
+        "\n".join(f"Write a long story number {i} about" for i in range(count)) + "\n"
+    )
+    out = tmp_path / "out"
+    command = [
+        str(Path(sys.executable).with_name("vlesson")), "batch",
+        "--prompts-file", str(prompts), "--out", str(out),
+        "--max-tokens", "48", "--min-tokens", "48", "--seed", "1",
+        "--max-num-seqs", "2",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    shown, counted = b"", 0
+    deadline = time.monotonic() + 300
+    while counted < 3 and process.poll() is None and time.monotonic() < deadline:
+        shown += os.read(process.stderr.fileno(), 4096)
+        found = re.findall(rb"Processed prompts:[^\r\n]*?(\d+)/%d" % count, shown)
+        counted = int(found[-1]) if found else 0
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert counted >= 3, shown.decode(errors="replace")[-2000:]
+    rows = ok_rows(out)
+    assert len(rows) >= counted, f"the bar said {counted} done, {len(rows)} saved"
+    assert len(rows) < count, "the run ended before the kill: nothing was tested"
+    assert all((out / r["file"]).is_file() for r in rows)

@@ -10,7 +10,10 @@ import sys
 def run_cli(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "vlesson", "generate", *args],
-        capture_output=True, text=True, timeout=600, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
         check=False,
     )
 
@@ -18,14 +21,25 @@ def run_cli(*args, cwd=None):
 def test_generate_prints_config_and_completions(tmp_path):
     out = tmp_path / "results.jsonl"
     result = run_cli(
-        "--prompt", "The capital of France is", "--prompt", "Once upon a time",
-        "--temperature", "0", "--max-tokens", "12", "--output", str(out),
+        "--prompt",
+        "The capital of France is",
+        "--prompt",
+        "Once upon a time",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "12",
+        "--output",
+        str(out),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "model: smollm2-135m-instruct" in result.stdout
     assert "temperature: 0.0" in result.stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["prompt"] for r in rows] == ["The capital of France is", "Once upon a time"]
+    assert [r["prompt"] for r in rows] == [
+        "The capital of France is",
+        "Once upon a time",
+    ]
     assert "Paris" in rows[0]["text"]
     assert all(r["num_tokens"] <= 12 for r in rows)
 
@@ -46,8 +60,14 @@ def test_bad_input_exits_2_before_any_engine_starts(tmp_path):
 def test_seeded_prompt_longer_than_a_chunk_is_refused_clearly_on_cpu():
     """vLLM would crash ("CPU Generator does not use offset"); vlesson says what to do."""
     result = run_cli(
-        "--max-num-batched-tokens", "64", "--seed", "1", "--max-tokens", "4",
-        "--prompt", "word " * 100,
+        "--max-num-batched-tokens",
+        "64",
+        "--seed",
+        "1",
+        "--max-tokens",
+        "4",
+        "--prompt",
+        "word " * 100,
     )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "cannot split a seeded request's prompt over steps" in result.stderr

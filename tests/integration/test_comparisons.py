@@ -14,7 +14,7 @@ import pytest
 SCRIPT = r"""
 import json
 import vlesson as vl
-from vlesson import compare, memory, quantization
+from vlesson.workflows import compare, memory, quantization
 out = {}
 out["fractions"] = memory.compare_fractions((0.15, 0.25)).to_dict("records")
 llm = vl.get_llm()

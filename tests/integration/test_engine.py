@@ -19,19 +19,30 @@ def test_greedy_completes_paris_and_repeats_exactly(llm):
 def test_a_seed_makes_sampling_reproducible(llm, example_prompts):
     def run(seed):
         params = {"temperature": 1.0, "max_tokens": 24, "seed": seed}
-        return [g.token_ids for g in vl.generate(llm, example_prompts, params, use_tqdm=False)]
+        return [
+            g.token_ids
+            for g in vl.generate(llm, example_prompts, params, use_tqdm=False)
+        ]
 
     assert run(1234) == run(1234)
     assert run(1234) != run(4321)
 
 
 def test_max_tokens_is_respected_and_finish_reason_says_why(llm, example_prompts):
-    short = vl.generate(llm, example_prompts, {"max_tokens": 5, "temperature": 0.8, "seed": 1},
-                        use_tqdm=False)
+    short = vl.generate(
+        llm,
+        example_prompts,
+        {"max_tokens": 5, "temperature": 0.8, "seed": 1},
+        use_tqdm=False,
+    )
     assert [g.num_tokens for g in short] == [5] * 4
     assert {g.finish_reason for g in short} == {"length"}
-    long = vl.generate(llm, "The capital of France is", {"max_tokens": 500, "temperature": 0},
-                       use_tqdm=False)[0]
+    long = vl.generate(
+        llm,
+        "The capital of France is",
+        {"max_tokens": 500, "temperature": 0},
+        use_tqdm=False,
+    )[0]
     # The model ends its answer itself long before 500 tokens: max_tokens is a ceiling.
     assert long.finish_reason == "stop" and long.num_tokens < 500
 
@@ -61,9 +72,12 @@ def test_the_warm_engine_is_reused(llm):
 def test_a_seeded_batch_longer_than_one_step_budget_runs(llm):
     # 40 prompts of about 120 tokens: over 4,096 prompt tokens, vLLM's step budget with
     # chunked prefill, where a CPU failed with "CPU Generator does not use offset".
-    prompts = [f"Prompt {i}: " + "The Eiffel Tower is a lattice tower in Paris. " * 10
-               for i in range(40)]
-    gens = vl.generate(llm, prompts, {"max_tokens": 4, "seed": 3, "ignore_eos": True},
-                       use_tqdm=False)
+    prompts = [
+        f"Prompt {i}: " + "The Eiffel Tower is a lattice tower in Paris. " * 10
+        for i in range(40)
+    ]
+    gens = vl.generate(
+        llm, prompts, {"max_tokens": 4, "seed": 3, "ignore_eos": True}, use_tqdm=False
+    )
     assert sum(len(llm.get_tokenizer().encode(p)) for p in prompts) > 4096
     assert [g.num_tokens for g in gens] == [4] * 40

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from vlesson import report, smart
+from vlesson.workflows import report, smart
 
 
 def test_strategies_run_through_the_chat_template_in_one_call(llm, monkeypatch):
@@ -61,7 +61,9 @@ def test_cli_writes_a_report_whose_tables_parse_back(tmp_path):
         "--output",
         str(out),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "score = 0.5 coherence + 0.5 distinct_2" in result.stdout
     tables = report.parse_md_tables(out.read_text())
@@ -90,6 +92,8 @@ def test_cli_rejects_bad_weights_before_any_engine(tmp_path):
         "--output",
         str(tmp_path / "r.md"),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, check=False
+    )
     assert result.returncode == 2 and "unknown metric 'coherense'" in result.stderr
     assert not (tmp_path / "r.md").exists()

@@ -8,8 +8,9 @@ import warnings
 import pytest
 
 import vlesson as vl
-from vlesson import batch, cli, runlog, sweep
-from vlesson.cache import CacheWarning, ResultCache, engine_fingerprint
+from vlesson import cli, files
+from vlesson.workflows import batch, runlog, sweep
+from vlesson.workflows.cache import CacheWarning, ResultCache, engine_fingerprint
 
 GREEDY = {"temperature": 0, "max_tokens": 8}
 HOSTILE = [
@@ -20,16 +21,16 @@ HOSTILE = [
 ]
 
 
-def spy(monkeypatch, module):
-    """Wrap module.generate; return the list of prompt lists it was called with."""
+def spy(monkeypatch, module, name="generate"):
+    """Wrap module.NAME; return the list of prompt lists it was called with."""
     calls = []
-    real = module.generate
+    real = getattr(module, name)
 
     def recording(llm, prompts, params=None, **kwargs):
         calls.append(list(prompts))
         return real(llm, prompts, params, **kwargs)
 
-    monkeypatch.setattr(module, "generate", recording)
+    monkeypatch.setattr(module, name, recording)
     return calls
 
 
@@ -37,15 +38,15 @@ def test_batch_resumes_after_a_kill_and_keeps_hostile_prompts_inside(
     llm, tmp_path, monkeypatch
 ):
     out = tmp_path / "out"
-    calls = spy(monkeypatch, batch)
-    real = batch.generate
+    calls = spy(monkeypatch, batch, "generate_each")  # batch saves each as it ends
+    real = batch.generate_each
 
     def killed_on_second_call(*args, **kwargs):
         if len(calls) == 1:
             raise KeyboardInterrupt  # the run dies halfway
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "generate", killed_on_second_call)
+    monkeypatch.setattr(batch, "generate_each", killed_on_second_call)
     with pytest.raises(KeyboardInterrupt):
         batch.run(
             llm,
@@ -60,9 +61,9 @@ def test_batch_resumes_after_a_kill_and_keeps_hostile_prompts_inside(
         for r in batch.read_manifest(out)
         if r["status"] == "ok"
     }
-    assert len(first) == 2 and not list(out.glob("*.partial"))
+    assert len(first) == 2 and not list(out.glob("*" + files.PARTIAL))
 
-    monkeypatch.setattr(batch, "generate", real)
+    monkeypatch.setattr(batch, "generate_each", real)
     report = batch.run(
         llm, HOSTILE + ["Once upon a time"], out, GREEDY, chunk_size=2, use_tqdm=False
     )
@@ -102,7 +103,8 @@ def test_sweep_is_one_batched_call_reproducible_and_saved(llm, tmp_path, monkeyp
     best = sweep.recommend(table, "coherent")
     assert best.params["temperature"] in (0.3, 1.1) and best.metric == "mean_logprob"
     names = {p.name for p in sweep.save(table, tmp_path)}
-    assert "results_temp0.3_topp0.99.txt" in names and "heatmap_distinct_2.png" in names
+    assert "results_temp0.3_topp0.99.txt" in names
+    assert f"heatmap_{sweep.HEATMAP_METRIC}.png" in names
 
 
 def test_sweep_and_generate_commands_write_the_run_log(llm, tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import vlesson as vl
-from vlesson import api
+from vlesson.serving import api
 
 KEY = "unit-test-key"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vlesson import batch
+from vlesson.workflows import batch
 
 
 @pytest.mark.parametrize("key", ["a" * 64, "0123456789abcdef" * 4])

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from vlesson import bench, memory, quantization
+from vlesson.workflows import bench, memory, quantization
 
 
 def test_params_on_the_command_line_are_parsed_and_checked():

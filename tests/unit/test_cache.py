@@ -8,7 +8,8 @@ import warnings
 
 import pytest
 
-from vlesson.cache import (
+from vlesson.generate import Generation
+from vlesson.workflows.cache import (
     CacheWarning,
     ResultCache,
     canonical_json,
@@ -16,7 +17,6 @@ from vlesson.cache import (
     make_request,
     request_key,
 )
-from vlesson.generate import Generation
 
 ENGINE = {
     "model": "smollm2-135m-instruct",
@@ -136,7 +136,8 @@ def test_a_stored_row_for_another_request_is_never_served(tmp_path):
 
 def test_a_corrupted_file_warns_and_misses_and_clear_recovers(tmp_path):
     path = tmp_path / "c.sqlite"
-    path.write_bytes(b"this is not a database" * 100)
+    ResultCache(path).record_totals(0, 0)  # a vlesson cache, then damaged past its header
+    path.write_bytes(path.read_bytes()[:100] + b"this is not a database" * 100)
     cache = ResultCache(path)
     request = make_request(ENGINE, "p", PARAMS)
     with pytest.warns(CacheWarning, match="vlesson cache clear"):

@@ -16,7 +16,9 @@ def test_usage_and_unknown_command(capsys):
 
 def test_prepare_model_defaults_to_the_offline_model(monkeypatch, capsys):
     prepared = []
-    monkeypatch.setattr(models, "prepare_model", lambda name: prepared.append(name) or name)
+    monkeypatch.setattr(
+        models, "prepare_model", lambda name: prepared.append(name) or name
+    )
     assert main(["prepare-model"]) == 0
     assert prepared == [models.DEFAULT_MODEL]
     assert main(["prepare-model", "no-such-model"]) == 2

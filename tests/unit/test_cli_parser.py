@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from vlesson.cli import common
+from vlesson import settings
 from vlesson.cli import generate as gen_cli
 
 
@@ -37,17 +37,19 @@ def test_exercise_2_2_answers_come_from_the_parser(make_parser):
 
 
 def test_repeated_prompt_and_defaults(make_parser):
-    _, args = parse(make_parser, ["--prompt", "Once upon a time", "--prompt", "In the future"])
-    assert common.collect_prompts(args) == ["Once upon a time", "In the future"]
+    _, args = parse(
+        make_parser, ["--prompt", "Once upon a time", "--prompt", "In the future"]
+    )
+    assert settings.collect_prompts(args) == ["Once upon a time", "In the future"]
     _, args = parse(make_parser, [])
-    assert common.collect_prompts(args) == common.LESSON_PROMPTS
+    assert settings.collect_prompts(args) == settings.LESSON_PROMPTS
 
 
 def test_split_keeps_only_what_the_user_changed(make_parser):
     parser, args = parse(
         make_parser, ["--temperature", "0.5", "--dtype", "float32", "--seed", "7"]
     )
-    engine, sampling = common.split_args(parser, args, gen_cli.OWN_OPTIONS)
+    engine, sampling = settings.split_args(parser, args, gen_cli.OWN_OPTIONS)
     # model not given: None, so get_llm picks the default (or a server's own model)
     assert engine == {"model": None, "dtype": "float32", "seed": 7}
     assert sampling["temperature"] == 0.5 and sampling["seed"] == 7
@@ -57,20 +59,27 @@ def test_split_keeps_only_what_the_user_changed(make_parser):
 def test_a_flag_that_restates_vllms_default_still_overrides_vlessons(make_parser):
     # vLLM's default is enforce_eager=False, vlesson's CPU default True: the flag wins.
     parser, args = parse(make_parser, ["--no-enforce-eager", "--temperature", "0.5"])
-    engine, _ = common.split_args(parser, args, gen_cli.OWN_OPTIONS)
+    engine, _ = settings.split_args(parser, args, gen_cli.OWN_OPTIONS)
     assert engine == {"model": None, "enforce_eager": False}
     parser, args = parse(make_parser, ["--temperature", "0.5"])
-    assert common.split_args(parser, args, gen_cli.OWN_OPTIONS)[0] == {"model": None}
+    assert settings.split_args(parser, args, gen_cli.OWN_OPTIONS)[0] == {"model": None}
 
 
 def test_config_file_gives_defaults_and_command_line_wins(make_parser, tmp_path):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps(
-        {"model": "facebook/opt-125m", "temperature": 0.7, "top_p": 0.95,
-         "max_tokens": 100, "enforce-eager": False}
-    ))
+    config.write_text(
+        json.dumps(
+            {
+                "model": "facebook/opt-125m",
+                "temperature": 0.7,
+                "top_p": 0.95,
+                "max_tokens": 100,
+                "enforce-eager": False,
+            }
+        )
+    )
     parser, args = parse(make_parser, ["--config", str(config), "--temperature", "0.2"])
-    engine, sampling = common.split_args(parser, args, gen_cli.OWN_OPTIONS)
+    engine, sampling = settings.split_args(parser, args, gen_cli.OWN_OPTIONS)
     assert sampling["temperature"] == 0.2  # command line wins
     assert sampling["top_p"] == 0.95 and sampling["max_tokens"] == 100
     assert engine == {"model": "facebook/opt-125m", "enforce_eager": False}
@@ -80,7 +89,7 @@ def test_yaml_config(make_parser, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("temperature: 0.3\nprompt: [A, B]\n")
     _, args = parse(make_parser, [f"--config={config}"])
-    assert args.temperature == 0.3 and common.collect_prompts(args) == ["A", "B"]
+    assert args.temperature == 0.3 and settings.collect_prompts(args) == ["A", "B"]
 
 
 @pytest.mark.parametrize(
@@ -97,25 +106,29 @@ def test_yaml_config(make_parser, tmp_path):
 def test_broken_config_says_which_key_and_where(make_parser, tmp_path, content, needle):
     config = tmp_path / "config.json"
     config.write_text(content)
-    with pytest.raises(common.UsageError, match=needle):
+    with pytest.raises(settings.UsageError, match=needle):
         parse(make_parser, ["--config", str(config)])
 
 
 def test_missing_config_and_prompts_files(make_parser, tmp_path):
-    with pytest.raises(common.UsageError, match="config file .*nope.json does not exist"):
+    with pytest.raises(
+        settings.UsageError, match="config file .*nope.json does not exist"
+    ):
         parse(make_parser, ["--config", str(tmp_path / "nope.json")])
     _, args = parse(make_parser, ["--prompts-file", str(tmp_path / "none.txt")])
-    with pytest.raises(common.UsageError, match="prompts file .* does not exist"):
-        common.collect_prompts(args)
+    with pytest.raises(settings.UsageError, match="prompts file .* does not exist"):
+        settings.collect_prompts(args)
 
 
 def test_prompts_file_skips_blanks_and_comments(tmp_path):
     path = tmp_path / "prompts.txt"
-    path.write_text("# my prompts\nFirst one\n\n   \nSecond: ünïcode ✓\n", encoding="utf-8")
-    assert common.read_prompts_file(path) == ["First one", "Second: ünïcode ✓"]
+    path.write_text(
+        "# my prompts\nFirst one\n\n   \nSecond: ünïcode ✓\n", encoding="utf-8"
+    )
+    assert settings.read_prompts_file(path) == ["First one", "Second: ünïcode ✓"]
     path.write_bytes(b"caf\xe9\n")
-    with pytest.raises(common.UsageError, match="not UTF-8"):
-        common.read_prompts_file(path)
+    with pytest.raises(settings.UsageError, match="not UTF-8"):
+        settings.read_prompts_file(path)
     path.write_text("# only a comment\n")
-    with pytest.raises(common.UsageError, match="holds no prompts"):
-        common.read_prompts_file(path)
+    with pytest.raises(settings.UsageError, match="holds no prompts"):
+        settings.read_prompts_file(path)

@@ -34,6 +34,9 @@ def test_without_the_shim_that_stdout_breaks_vllm_0_24():
 
 
 def test_a_real_stdout_is_left_alone(tmp_path):
-    with (open(tmp_path / "out.txt", "w") as real, contextlib.redirect_stdout(real),
-          stdout_with_fileno()):
+    with (
+        open(tmp_path / "out.txt", "w") as real,
+        contextlib.redirect_stdout(real),
+        stdout_with_fileno(),
+    ):
         assert sys.stdout is real

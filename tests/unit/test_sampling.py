@@ -54,7 +54,8 @@ def test_relations_between_parameters():
 
 def test_none_means_not_given_and_ints_are_normalised():
     assert validate({"temperature": None, "top_k": 20.0, "max_tokens": 5}) == {
-        "top_k": 20, "max_tokens": 5,
+        "top_k": 20,
+        "max_tokens": 5,
     }
     assert validate({"top_k": -1}) == {"top_k": -1}  # vLLM's "disabled" spelling
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from vlesson import report, smart
 from vlesson.generate import Generation
+from vlesson.workflows import report, smart
 
 
 def _gen(text, logprob, n_tokens=10, temperature=0.7):
@@ -105,7 +105,7 @@ def test_markdown_report_parses_back(result, tmp_path):
     stats = {r["metric"]: r for r in tables["Summary statistics"]}
     assert float(stats["score"]["max"]) == pytest.approx(max(scores), abs=1e-3)
     assert "```text\n" + result.table["text"][0] + "\n```" in text  # best output
-    assert not list(tmp_path.glob("*.partial*"))
+    assert not list(tmp_path.glob("*partial*"))
 
 
 def test_fence_outgrows_backticks_in_the_text():
@@ -126,8 +126,9 @@ def test_weights_formula_reads_as_stated():
 def test_rerank_reorders_the_same_outputs_without_generating(result):
     diverse = smart.rerank(result, "distinct_2=1")
     assert sorted(diverse.table["text"]) == sorted(result.table["text"])
-    assert list(diverse.table["distinct_2"]) == sorted(diverse.table["distinct_2"],
-                                                       reverse=True)
+    assert list(diverse.table["distinct_2"]) == sorted(
+        diverse.table["distinct_2"], reverse=True
+    )
     assert diverse.weights == {"distinct_2": 1.0}
 
 

@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import pandas as pd
 import pytest
 
-from vlesson import sweep
 from vlesson.sampling import ParamError
+from vlesson.workflows import sweep
 
 
 def test_the_default_grid_is_the_exercises_25_combinations():

@@ -5,10 +5,17 @@ Exit codes: 0 success; 2 usage or validation error (no engine started); 1 engine
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
+
+from vlesson.models import ModelNotAvailableError, ModelNotFoundError
+from vlesson.sampling import ParamError
+from vlesson.settings import UsageError, check_before_engine
 
 COMMANDS = {
     "generate": "vlesson.cli.generate",
@@ -21,10 +28,19 @@ COMMANDS = {
     "serve": "vlesson.cli.serve",
     "smart": "vlesson.cli.smart",
     "bench": "vlesson.cli.bench",
+    "lesson": "vlesson.cli.lesson",
 }
 """Subcommand name -> module with ``build_parser(name)`` and ``run(args, parser)``."""
 
-USAGE = """usage: vlesson COMMAND [options]   (vlesson COMMAND --help for its options)
+CHECKED_BEFORE_ENGINE = frozenset({"generate", "batch", "sweep"})
+"""Subcommands whose own options (sampling, input, --config, model) are checked before
+vLLM is imported (``settings.check_before_engine``), so a mistake returns at once."""
+VERBOSE = "--verbose"
+
+USAGE = """usage: vlesson COMMAND [options] [--verbose]   (vlesson COMMAND --help)
+
+--verbose shows what an engine start prints besides vlesson's lines and errors (vLLM's
+warnings, library FutureWarnings).
 
 commands:
   generate        generate text for prompts (the lesson's text_generation.py)
@@ -37,6 +53,7 @@ commands:
   serve           serve the model over HTTP (FastAPI, vLLM's async engine)
   smart           generate, score and rank outputs for a topic; write results.md
   bench           benchmark TTFT, tokens/s and memory; write a CSV and a plot
+  lesson          build the learner's notebooks, reset one (keeping yours), progress
 """
 
 
@@ -50,21 +67,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"vlesson: unknown command {name!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    verbose = VERBOSE in rest
+    rest = [arg for arg in rest if arg != VERBOSE]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _quiet(f"vlesson {name}", verbose)
     module = importlib.import_module(COMMANDS[name])
-    return _run(module, name, rest)
+    return _run(module, name, rest, verbose=verbose)
 
 
-def _run(module, name: str, rest: list[str]) -> int:
-    from vlesson.cli.common import UsageError
-    from vlesson.models import ModelNotAvailableError
-    from vlesson.sampling import ParamError
+def _quiet(prog: str, verbose: bool) -> None:
+    """Keep an engine start to vlesson's lines and the errors that matter; warnings
+    are one line each. ``--verbose`` lets vLLM's warnings and other libraries' through."""
 
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = one_line
+    if verbose:
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
+        return
+    # Triton's "no CPU backend", the NUMA notice, "Found duplicate keys --prompt":
+    # vLLM's own warnings, which reach the root handler through its logger.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    logging.getLogger("vllm").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")  # torch's FutureWarnings inside vLLM and such
+    warnings.filterwarnings("default", module=r"vlesson(\.|$)")
+
+
+def _run(module, name: str, rest: list[str], *, verbose: bool = False) -> int:
+    """The one parse/run skeleton: a subcommand module gives ``build_parser(prog)``,
+    ``run(args, parser)`` and, where argparse alone is not enough, ``parse``."""
     prog = f"vlesson {name}"
     try:
+        if name in CHECKED_BEFORE_ENGINE and not {"-h", "--help"} & set(rest):
+            check_before_engine(rest)
         parser = module.build_parser(prog)
-        return module.run(module.parse(parser, rest), parser)
-    except (UsageError, ParamError) as exc:
+        args = parse_args(module, parser, rest)
+        return module.run(args, parser)
+    except (UsageError, ParamError, ModelNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except ModelNotAvailableError as exc:
@@ -78,3 +118,14 @@ def _run(module, name: str, rest: list[str]) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(f"{prog}: failed: {type(exc).__name__}: {first}", file=sys.stderr)
         return 1
+
+
+def parse_args(
+    module, parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> argparse.Namespace:
+    """Parse argv as ``vlesson COMMAND`` does: the module's ``parse`` if it has one
+    (``--config`` files, options kept for vLLM), else plain argparse."""
+    parse = getattr(module, "parse", None)
+    if parse is None:
+        return parser.parse_args(list(argv))
+    return parse(parser, list(argv))

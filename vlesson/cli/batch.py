@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
-from vlesson.cli import common
+from vlesson import settings
+from vlesson.cli.runlog import run_log_to
+from vlesson.engine import get_llm
+from vlesson.sampling import make_sampling_params, validate
+from vlesson.workflows import batch
 
 DESCRIPTION = """Generate a completion for every prompt of a file (one per line, UTF-8;
 blank lines and # comments skipped) in one batched call. Each completion goes to its own
@@ -17,7 +20,7 @@ prompts are skipped."""
 
 def build_parser(prog: str = "vlesson batch") -> argparse.ArgumentParser:
     """Return the parser: engine, sampling, input, output and run-log options."""
-    parser = common.generation_parser(prog, DESCRIPTION)
+    parser = settings.generation_parser(prog, DESCRIPTION)
     out = parser.add_argument_group("Output")
     out.add_argument(
         "--out",
@@ -39,26 +42,23 @@ def build_parser(prog: str = "vlesson batch") -> argparse.ArgumentParser:
 OWN_OPTIONS = ("prompt", "prompts_file", "out", "chunk_size", "log")
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv, reading --config first."""
-    return common.parse_with_config(parser, argv)
+parse = settings.parse_with_config
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Check the input, start the engine, generate what is not done yet, report."""
-    import vlesson as vl
-    from vlesson import batch
-
     if args.prompts_file is None and not args.prompt:
-        raise common.UsageError("give the prompts: --prompts-file FILE (one per line)")
+        raise settings.UsageError(
+            "give the prompts: --prompts-file FILE (one per line)"
+        )
     if args.chunk_size < 1:
-        raise common.UsageError(f"--chunk-size must be >= 1, got {args.chunk_size}")
-    prompts = common.collect_prompts(args)
-    engine_args, overrides = common.split_args(parser, args, OWN_OPTIONS)
-    vl.validate(overrides)
-    run_log = common.run_log(args)
-    llm = vl.get_llm(**engine_args)
-    params = vl.make_sampling_params(llm, overrides)
+        raise settings.UsageError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    prompts = settings.collect_prompts(args)
+    engine_args, overrides = settings.split_args(parser, args, OWN_OPTIONS)
+    validate(overrides)
+    run_log = run_log_to(args)
+    llm = get_llm(**engine_args)
+    params = make_sampling_params(llm, overrides)
     with run_log:
         report = batch.run(llm, prompts, args.out, params, chunk_size=args.chunk_size)
     print(report)

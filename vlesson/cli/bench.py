@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-from vlesson.cli.common import UsageError
+from vlesson import paths
+from vlesson.models import DEFAULT_MODEL
+from vlesson.settings import UsageError
+from vlesson.workflows import bench
+from vlesson.workflows.bench import BATCH_SIZES, TOLERANCE
 
 DESCRIPTION = """Benchmark vLLM: time to first token (vLLM's per-request metrics),
 generated and prompt tokens/s, total time and peak memory (RAM; GPU through NVML) for
@@ -18,9 +21,6 @@ CSV and a PNG plot."""
 
 def build_parser(prog: str = "vlesson bench") -> argparse.ArgumentParser:
     """Return the parser (plain argparse: --help needs no vLLM import)."""
-    from vlesson.bench import BATCH_SIZES, TOLERANCE
-    from vlesson.models import DEFAULT_MODEL
-
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     parser.add_argument(
         "--model",
@@ -73,16 +73,9 @@ def build_parser(prog: str = "vlesson bench") -> argparse.ArgumentParser:
     return parser
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv."""
-    return parser.parse_args(argv)
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Check the input, benchmark, print and write the results."""
     import pandas as pd
-
-    from vlesson import bench, paths
 
     try:
         configs = [

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sqlite3
+import sys
 from pathlib import Path
+
+from vlesson.settings import UsageError
+from vlesson.workflows.cache import NotACacheError, ResultCache
 
 
 def build_parser(prog: str = "vlesson cache") -> argparse.ArgumentParser:
@@ -23,21 +27,25 @@ def build_parser(prog: str = "vlesson cache") -> argparse.ArgumentParser:
     return parser
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv."""
-    return parser.parse_args(argv)
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Print the cache's figures, or empty it."""
-    from vlesson.cache import ResultCache
-
     cache = ResultCache(args.path)
     if args.action == "clear":
-        cache.clear()
+        try:
+            cache.clear()
+        except NotACacheError as exc:
+            raise UsageError(str(exc)) from None
         print(f"cleared {cache.path}")
         return 0
-    stats = cache.stats()
+    try:
+        stats = cache.stats(strict=True)
+    except (sqlite3.Error, OSError, NotACacheError) as exc:
+        print(
+            f"vlesson cache: {cache.path} cannot be read ({exc}) - if it is vlesson's "
+            f"cache, `vlesson cache clear` deletes it",
+            file=sys.stderr,
+        )
+        return 1
     for key in ("path", "entries", "bytes", "total_hits", "total_misses"):
         print(f"{key:13} {stats[key]}")
     return 0

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shlex
 import sys
 from collections.abc import Sequence
+
+from vlesson import envvars
+from vlesson.serving import classroom
+from vlesson.serving.process import is_loopback
+from vlesson.settings import UsageError
 
 DESCRIPTION = """Start vLLM's OpenAI-compatible server with the offline model (or
 --model) and vlesson's engine defaults, for a whole class: learners then set
 VLESSON_SERVER=http://THIS-HOST:PORT/v1 and every notebook, slider and command uses it.
 Any other option goes to vLLM's server unchanged, e.g. --tensor-parallel-size 4 on a
-machine with four GPUs, or --max-num-seqs 64."""
+machine with four GPUs, or --max-num-seqs 64.
+
+The key learners need comes from $VLESSON_SERVER_API_KEY (never the command line, which
+every local user can read). Beyond loopback with no key, a new random key is made and
+the lines learners paste are printed; --no-api-key runs an open server instead."""
 
 
 def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentParser:
@@ -31,9 +41,10 @@ def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentPar
     )
     parser.add_argument("--port", type=int, default=8000, help="Default 8000.")
     parser.add_argument(
-        "--api-key",
-        default=None,
-        help="Require this key from learners (default $VLESSON_SERVER_API_KEY; none: open).",
+        "--no-api-key",
+        action="store_true",
+        help="Serve beyond loopback WITHOUT a key: anyone who reaches the port may use "
+        "it (default: $VLESSON_SERVER_API_KEY, or a new random key).",
     )
     parser.add_argument(
         "--dry-run",
@@ -46,24 +57,49 @@ def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentPar
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """Parse vlesson's options; keep the others for vLLM."""
     args, extra = parser.parse_known_args(argv)
+    if any(arg == "--api-key" or arg.startswith("--api-key=") for arg in extra):
+        raise UsageError(
+            f"give the key in the environment, {envvars.SERVER_API_KEY}=KEY make "
+            f"classroom-server: a command line shows in the process list to every "
+            f"user of this machine"
+        )
     args.extra = extra
     return args
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Print the server command line, then become that server."""
-    from vlesson import classroom, remote
-
-    api_key = args.api_key or os.environ.get(remote.API_KEY_ENV) or None
+    """Print the server command line and what learners paste, then become that server."""
+    api_key = _api_key(args)
     command = classroom.server_command(
-        args.model, host=args.host, port=args.port, api_key=api_key, extra=args.extra
+        args.model, host=args.host, port=args.port, extra=args.extra
     )
-    shown = [("***" if api_key and part == api_key else part) for part in command]
-    print(shlex.join(shown))
+    print(shlex.join(command))
     host = "THIS-HOST" if args.host in ("0.0.0.0", "::") else args.host
-    print(f"learners: export {remote.SERVER_ENV}=http://{host}:{args.port}/v1")
+    print("learners paste:")
+    print(f"export {envvars.SERVER}=http://{host}:{args.port}/v1")
+    if api_key is None and not is_loopback(args.host):
+        print(f"WARNING: serving {args.host} WITHOUT a key (--no-api-key)")
+    elif api_key is not None and args.generated_key:
+        print(f"export {envvars.SERVER_API_KEY}={api_key}")
+    elif api_key is not None:
+        print(f"export {envvars.SERVER_API_KEY}=...  # the key you gave")
     if args.dry_run:
         return 0
     sys.stdout.flush()
-    os.execve(command[0], command, classroom.server_environment())
+    os.execve(command[0], command, classroom.server_environment(api_key))
     return 1  # not reached: execv replaces this process
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key from the environment; beyond loopback without one, a new random key
+    (as Jupyter makes a token), unless --no-api-key says to run open."""
+    given = os.environ.get(envvars.SERVER_API_KEY) or os.environ.get(
+        classroom.VLLM_API_KEY
+    )
+    args.generated_key = False
+    if args.no_api_key:
+        return None
+    if given or is_loopback(args.host):
+        return given or None
+    args.generated_key = True
+    return secrets.token_urlsafe(24)

@@ -3,75 +3,61 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Sequence
-from pathlib import Path
 
-from vlesson.cli import common
+from vlesson import engine, files, settings
+from vlesson.cli.runlog import run_log_to
+from vlesson.generate import generate
+from vlesson.sampling import CLI_FLAGS, describe, make_sampling_params, validate
 
-DESCRIPTION = """Generate completions with vLLM. Engine options (vLLM's EngineArgs) come in
-their own groups, sampling options in "Sampling parameters". On a CPU vlesson adds: dtype
-bfloat16 (native bf16 CPUs) or float32, --enforce-eager, and a 1 GiB KV cache unless
---gpu-memory-utilization is given."""
-
-
-def build_parser(prog: str = "vlesson generate") -> argparse.ArgumentParser:
-    """Return the parser: every EngineArgs option, then sampling, input and output."""
-    parser = common.generation_parser(prog, DESCRIPTION)
-    out = parser.add_argument_group("Output")
-    out.add_argument(
-        "--output", type=Path, default=None, metavar="FILE.jsonl",
-        help="Also write one JSON object per completion to this file.",
-    )
-    return parser
-
-
-OWN_OPTIONS = ("prompt", "prompts_file", "output", "log")
-
-
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv, reading --config first."""
-    return common.parse_with_config(parser, argv)
+DESCRIPTION = settings.GENERATE_DESCRIPTION
+OWN_OPTIONS = settings.GENERATE_OWN_OPTIONS
+build_parser = settings.generate_parser
+parse = settings.parse_with_config
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Validate everything, start the engine, generate, print (and save) results."""
-    import vlesson as vl
-
-    prompts = common.collect_prompts(args)
-    engine_args, overrides = common.split_args(parser, args, OWN_OPTIONS)
-    vl.validate(overrides)  # before the engine: bad input costs nothing
-    run_log = common.run_log(args)  # checks the --log file name now, attaches later
-    llm = vl.get_llm(**engine_args)
-    params = vl.make_sampling_params(llm, overrides)
-    print_configuration(vl.engine_info(llm), vl.sampling.describe(params))
+    prompts = settings.collect_prompts(args)
+    engine_args, overrides = settings.split_args(parser, args, OWN_OPTIONS)
+    validate(overrides)  # before the engine: bad input costs nothing
+    run_log = run_log_to(args)  # checks the --log file name now, attaches later
+    llm = engine.get_llm(**engine_args)
+    params = make_sampling_params(llm, overrides)
+    print_configuration(engine.engine_info(llm), describe(params))
     with run_log:
-        gens = vl.generate(llm, prompts, params)
-    for gen in gens:
-        print(f"\nPrompt: {gen.prompt!r}\nOutput: {gen.text!r}")
-        print(f"  ({gen.num_tokens} tokens, finish_reason={gen.finish_reason})")
+        gens = generate(llm, prompts, params)
+    for one in gens:
+        print(f"\nPrompt: {one.prompt!r}\nOutput: {one.text!r}")
+        print(f"  ({one.num_tokens} tokens, finish_reason={one.finish_reason})")
     if args.output is not None:
-        write_jsonl(args.output, [g.as_dict() for g in gens])
+        files.write_jsonl(args.output, [g.as_dict() for g in gens])
         print(f"\nwrote {len(gens)} results to {args.output}")
     return 0
+
+
+def kv_cache_text(engine: dict) -> str:
+    """Say what sized the KV cache and how many tokens it holds: a fixed size makes
+    gpu_memory_utilization unused (it is not shown then)."""
+    blocks, block_size = engine.get("num_gpu_blocks"), engine.get("block_size")
+    tokens = f", {blocks * block_size:,} tokens" if blocks and block_size else ""
+    fixed = engine.get("kv_cache_memory_bytes")
+    if fixed:
+        return f"{fixed / (1 << 30):.1f} GiB (kv_cache_memory_bytes){tokens}"
+    fraction = engine.get("gpu_memory_utilization")
+    if fraction is not None:
+        return f"gpu_memory_utilization {fraction}{tokens}"
+    return "set by the server" if engine.get("device") == "remote" else "unknown"
 
 
 def print_configuration(engine: dict, sampling: dict) -> None:
     """Print the effective engine and sampling configuration, as the lesson does."""
     print("=" * 60)
     print("Configuration")
-    for key in ("model", "tokenizer", "dtype", "gpu_memory_utilization",
-                "kv_cache_memory_bytes", "max_model_len", "device"):
+    for key in ("model", "tokenizer", "dtype"):
         print(f"  {key}: {engine.get(key)}")
-    for key in ("temperature", "top_p", "top_k", "max_tokens", "min_tokens", "seed"):
+    print(f"  kv_cache: {kv_cache_text(engine)}")
+    for key in ("max_model_len", "device"):
+        print(f"  {key}: {engine.get(key)}")
+    for key in CLI_FLAGS:
         print(f"  {key}: {sampling.get(key)}")
     print("=" * 60)
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write rows as JSON lines, atomically (a crash leaves the old file or none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    partial.replace(path)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 
 from vlesson import models
-from vlesson.cli.common import UsageError
+from vlesson.settings import UsageError
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -18,11 +17,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
             help=f"offline models to prepare (default {models.DEFAULT_MODEL})",
         )
     return parser
-
-
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv."""
-    return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

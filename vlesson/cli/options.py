@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
+from vlesson.cli import COMMANDS, parse_args
 from vlesson.compat import quantization_methods
 
 __all__ = ["default", "groups", "parse", "parser_for", "quantization_methods"]
@@ -22,8 +23,6 @@ def parser_for(command: str = "generate") -> argparse.ArgumentParser:
 
 
 def _module(command: str) -> str:
-    from vlesson.cli import COMMANDS
-
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r} - one of {', '.join(COMMANDS)}")
     return COMMANDS[command]
@@ -32,7 +31,7 @@ def _module(command: str) -> str:
 def parse(command: str, argv: Sequence[str]) -> argparse.Namespace:
     """Parse argv exactly as ``vlesson COMMAND`` does (``--config`` first)."""
     module = importlib.import_module(_module(command))
-    return module.parse(module.build_parser(f"vlesson {command}"), list(argv))
+    return parse_args(module, module.build_parser(f"vlesson {command}"), argv)
 
 
 def groups(parser: argparse.ArgumentParser) -> list[tuple[str, int]]:

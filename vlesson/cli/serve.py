@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import os
+import secrets
 import sys
-from collections.abc import Sequence
 
-from vlesson.cli import common
+from vlesson import settings
+from vlesson.compat import flexible_argument_parser
+from vlesson.envvars import API_KEY as API_KEY_ENV
+from vlesson.models import DEFAULT_MODEL
+from vlesson.serving.api import Limits, create_app
+from vlesson.serving.process import is_loopback
 
 DESCRIPTION = """Serve the model over HTTP with vLLM's asynchronous engine: POST /generate,
 GET /health, GET /models; the OpenAPI page is at /docs. The model loads once at start-up,
@@ -19,9 +23,6 @@ CPU vlesson adds the same defaults as `vlesson generate`."""
 
 def build_parser(prog: str = "vlesson serve") -> argparse.ArgumentParser:
     """Return the parser: server options, request limits, every EngineArgs option."""
-    from vlesson.api import API_KEY_ENV, Limits
-    from vlesson.compat import flexible_argument_parser
-
     parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
     server = parser.add_argument_group("Server")
     server.add_argument(
@@ -40,6 +41,12 @@ def build_parser(prog: str = "vlesson serve") -> argparse.ArgumentParser:
         "when it is set, every route but /health needs 'Authorization: Bearer KEY'.",
     )
     server.add_argument(
+        "--no-api-key",
+        action="store_true",
+        help="Serve beyond loopback WITHOUT a key (default there: the key in the "
+        "variable, or a new random key printed at start).",
+    )
+    server.add_argument(
         "--uvicorn-log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -55,7 +62,7 @@ def build_parser(prog: str = "vlesson serve") -> argparse.ArgumentParser:
             metavar="N",
             help=f"{spec.metadata['help']} Default {spec.default}.",
         )
-    common.add_engine_args(parser)
+    settings.add_engine_args(parser)
     return parser
 
 
@@ -63,43 +70,30 @@ OWN_OPTIONS = (
     "host",
     "port",
     "api_key_env",
+    "no_api_key",
     "uvicorn_log_level",
-    "limit_max_prompts",
-    "limit_max_prompt_chars",
-    "limit_max_tokens",
+    *("limit_" + f.name for f in dataclasses.fields(Limits)),
 )
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv."""
-    args = parser.parse_args(list(argv))
-    args.command_line_keys = sorted(common.given_on_command_line(parser, list(argv)))
-    return args
+parse = settings.parse_command_line
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Check the options, then serve until interrupted."""
     import uvicorn
 
-    from vlesson.api import Limits, create_app
-
     limits = Limits(
-        args.limit_max_prompts, args.limit_max_prompt_chars, args.limit_max_tokens
+        **{f.name: getattr(args, "limit_" + f.name) for f in dataclasses.fields(Limits)}
     )
     if min(vars(limits).values()) < 1:
-        raise common.UsageError(f"request limits must be at least 1, got {limits}")
-    api_key = os.environ.get(args.api_key_env) or None
-    engine_args, _ = common.split_args(parser, args, OWN_OPTIONS)
-    if not api_key and not _is_loopback(args.host):
-        print(
-            f"vlesson serve: warning: {args.host} is reachable from other machines and "
-            f"no API key is set (${args.api_key_env})",
-            file=sys.stderr,
-        )
+        raise settings.UsageError(f"request limits must be at least 1, got {limits}")
+    api_key = server_key(args)
+    engine_args, _ = settings.split_args(parser, args, OWN_OPTIONS)
     app = create_app(api_key=api_key, limits=limits, **engine_args)
     key_note = f"API key from ${args.api_key_env}" if api_key else "no API key"
     print(
-        f"vlesson serve: loading {engine_args['model']}, then serving on "
+        f"vlesson serve: loading {engine_args['model'] or DEFAULT_MODEL}, then serving on "
         f"http://{args.host}:{args.port} (docs at /docs, {key_note})",
         flush=True,
     )
@@ -107,8 +101,24 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+def server_key(args: argparse.Namespace) -> str | None:
+    """The key from ``--api-key-env``'s variable; beyond loopback without one, a new
+    random key, printed once (as Jupyter's token), unless --no-api-key."""
+    api_key = os.environ.get(args.api_key_env) or None
+    if api_key or is_loopback(args.host):
+        return api_key
+    if args.no_api_key:
+        print(
+            f"vlesson serve: WARNING: {args.host} is reachable from other machines "
+            "and runs WITHOUT a key (--no-api-key)",
+            file=sys.stderr,
+        )
+        return None
+    api_key = secrets.token_urlsafe(24)
+    print(
+        f"vlesson serve: {args.host} is reachable from other machines and "
+        f"${args.api_key_env} is not set: clients send this run's key,\n"
+        f"Authorization: Bearer {api_key}",
+        flush=True,
+    )
+    return api_key

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
-from vlesson.cli import common
+from vlesson import settings
+from vlesson.compat import flexible_argument_parser
+from vlesson.engine import get_llm
+from vlesson.sampling import validate
+from vlesson.workflows import report, smart
+from vlesson.workflows.smart import METRICS, STRATEGIES, WEIGHTS
 
 DESCRIPTION = """Generate several completions per sampling strategy for a topic (one
 batched call, through the model's chat template), score each with automatic quality
@@ -17,11 +21,8 @@ statistics and a plot of parameter effects."""
 
 def build_parser(prog: str = "vlesson smart") -> argparse.ArgumentParser:
     """Return the parser: engine options, then the generator's own."""
-    from vlesson.compat import flexible_argument_parser
-    from vlesson.smart import METRICS, STRATEGIES, WEIGHTS
-
     parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
-    common.add_engine_args(parser)
+    settings.add_engine_args(parser)
     group = parser.add_argument_group("Smart generator")
     group.add_argument("--topic", required=True, help="What to write about.")
     group.add_argument(
@@ -67,33 +68,25 @@ def _listing(strategies: dict) -> str:
 OWN_OPTIONS = ("topic", "num_variations", "strategies", "weights", "output")
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv."""
-    args = parser.parse_args(argv)
-    args.config_keys = []
-    args.command_line_keys = sorted(common.given_on_command_line(parser, argv))
-    return args
+parse = settings.parse_command_line
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Check the input, generate, rank, and write the report."""
-    import vlesson as vl
-    from vlesson import report, smart
-
     try:
         strategies = smart.pick_strategies(
             [s.strip() for s in args.strategies.split(",")] if args.strategies else None
         )
         weights = smart.parse_weights(args.weights)
     except ValueError as exc:
-        raise common.UsageError(str(exc)) from None
+        raise settings.UsageError(str(exc)) from None
     if not args.topic.strip() or args.num_variations < 1:
-        raise common.UsageError(
+        raise settings.UsageError(
             "--topic must not be empty and --num-variations must be >= 1"
         )
-    engine_args, sampling = common.split_args(parser, args, OWN_OPTIONS)
-    vl.validate(sampling)
-    llm = vl.get_llm(**engine_args)
+    engine_args, sampling = settings.split_args(parser, args, OWN_OPTIONS)
+    validate(sampling)
+    llm = get_llm(**engine_args)
     result = smart.run_smart(
         llm,
         args.topic,

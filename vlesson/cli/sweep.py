@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
-from vlesson.cli import common
+from vlesson import settings
+from vlesson.cli.runlog import run_log_to
+from vlesson.engine import get_llm
+from vlesson.workflows import sweep
 
 DESCRIPTION = """Generate every prompt with every combination of a grid of sampling
 settings (default: temperature 0.3-1.1 x top_p 0.7-0.99, the exercise's 25) in one batched
@@ -16,9 +18,7 @@ sweep.csv with quality metrics per row, a heatmap, and recommends a combination.
 
 def build_parser(prog: str = "vlesson sweep") -> argparse.ArgumentParser:
     """Return the parser: engine, sampling (shared), input, grid and output options."""
-    from vlesson import sweep
-
-    parser = common.generation_parser(prog, DESCRIPTION)
+    parser = settings.generation_parser(prog, DESCRIPTION)
     group = parser.add_argument_group("Sweep")
     group.add_argument(
         "--grid",
@@ -38,8 +38,8 @@ def build_parser(prog: str = "vlesson sweep") -> argparse.ArgumentParser:
     group.add_argument(
         "--metric",
         choices=list(sweep.METRICS),
-        default="distinct_2",
-        help="The metric of the heatmap (default distinct_2).",
+        default=sweep.HEATMAP_METRIC,
+        help=f"The metric of the heatmap (default {sweep.HEATMAP_METRIC}).",
     )
     group.add_argument(
         "--out",
@@ -54,33 +54,33 @@ def build_parser(prog: str = "vlesson sweep") -> argparse.ArgumentParser:
 OWN_OPTIONS = ("prompt", "prompts_file", "grid", "goal", "metric", "out", "log")
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse argv, reading --config first."""
-    return common.parse_with_config(parser, argv)
+parse = settings.parse_with_config
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Check grid and settings, start the engine, sweep, save, recommend."""
-    import vlesson as vl
-    from vlesson import sweep
-
-    prompts = common.collect_prompts(args)
-    engine_args, overrides = common.split_args(parser, args, OWN_OPTIONS)
+    prompts = settings.collect_prompts(args)
+    engine_args, overrides = settings.split_args(parser, args, OWN_OPTIONS)
     grid = sweep.parse_grid(args.grid) if args.grid else sweep.DEFAULT_GRID
     base = {k: v for k, v in overrides.items() if v is not None}
     seed = base.pop("seed", 0)
     both = sorted(set(grid) & set(base))
     if both:
-        raise common.UsageError(
+        raise settings.UsageError(
             f"{', '.join(both)} given both as an option and in --grid - drop one"
         )
     sweep.check_grid(grid, base)
-    run_log = common.run_log(args)
-    llm = vl.get_llm(**engine_args)
+    run_log = run_log_to(args)
+    llm = get_llm(**engine_args)
     with run_log:
         table = sweep.run(llm, prompts, grid, base=base, seed=seed)
     written = sweep.save(table, args.out, metric=args.metric)
     print(sweep.summary(table).round(3).to_string(index=False))
     print(f"\nwrote {len(written)} files to {args.out}")
-    print(f"recommended for {args.goal}: {sweep.recommend(table, args.goal)}")
+    print(recommendation_line(sweep.recommend(table, args.goal)))
     return 0
+
+
+def recommendation_line(recommendation: sweep.Recommendation) -> str:
+    """The line that closes a sweep; the reason starts with its goal."""
+    return f"recommended for {recommendation}"

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The course on a lent GPU machine (NVIDIA H200: torch 2.11 + CUDA 13, Python 3.12, no package
+# index; each run carries at most 64 MiB; idle 30 s after a run and the machine goes back, and
+# everything on it with it). The whole sequence, measured on an H200 (see README, On a GPU):
+#
+#  On the CPU machine, once:   bash scripts/gpu_bundle.sh      # -> .gpu/c00..c11, .gpu/extra
+#  Then one run after another, each started as soon as the last returns (on the H200: the first
+#  34 s with the machine's start, then about 5 s of device time each):
+#   1. for each chunk but the last, a run carrying .gpu/cNN:
+#        bash scripts/gpu_session.sh stage
+#   2. a run carrying the last chunk, .gpu/gpu-install.sh and .gpu/extra:
+#        bash scripts/gpu_session.sh install        # vLLM 0.24 + deps, vlesson on PATH, both
+#                                                   # models: 275 s on the H200 (gemma 152 s)
+#      (from a checkout that is not the one the tool sends, e.g. a helper's worktree, start it with
+#       mkdir -p /tmp/project && tar xf .gpu/extra/project.tar -C /tmp/project && bash
+#       /tmp/project/scripts/gpu_session.sh install   - and use that path in the runs below)
+#   3. the long steps, back to back, each under the 600 s a run may take:
+#        bash scripts/gpu_session.sh notebooks 03          # one pytest (nbval) per notebook
+#        bash scripts/gpu_session.sh api                   # tests/integration/test_api_server.py
+#        bash scripts/gpu_session.sh classroom             # test_remote.py + test_classroom.py
+#        PARALLEL=1 bash scripts/gpu_session.sh notebooks 00 02 07   # at once: one engine each
+#                                                   # (0.4 of the GPU each; not tried yet)
+#        bash scripts/gpu_session.sh notebooks 01 ...      # the others one by one (two engines)
+#        bash scripts/gpu_session.sh figures               # bench/gpu_figures.py, about 210 s
+#  Logs and a summary (one line per step: name, exit status, seconds) go to $OUT (the device
+#  tool's folder that comes back) or /tmp/gpu-logs. LIMIT caps each pytest (default 570 s), so a
+#  stuck cell still leaves its log.
+set -uo pipefail
+project=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-/tmp/gpu-logs}
+mkdir -p "$out"
+envfile=/tmp/gpu-env.sh
+
+stage() {  # the chunks this run carries, into /tmp/stage (kept while the machine stays warm)
+  mkdir -p /tmp/stage && cp .gpu/c[0-9]* /tmp/stage/ && ls /tmp/stage | tr '\n' ' ' && echo
+}
+
+install() {
+  set -e
+  stage
+  bash .gpu/gpu-install.sh   # all chunks -> /tmp/site (vLLM 0.24.0 and its deps) and models
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .gpu/extra/*.whl
+  # schemathesis needs pytest >= 8.4; the image's plugins stay with the image's pytest if it is.
+  if ! python3 -c "import pytest, sys; sys.exit(tuple(map(int, pytest.__version__.split('.')[:2])) < (8, 4))"; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .gpu/extra/pytest/*.whl
+  fi
+  mkdir -p /tmp/bin
+  printf '#!/bin/sh\nexec python3 -m vlesson "$@"\n' > /tmp/bin/vlesson && chmod +x /tmp/bin/vlesson
+  cat > "$envfile" <<EOV
+export PYTHONPATH=$project:/tmp/site PATH=/tmp/bin:\$PATH
+# FlashInfer is not in the bundle; without this the engine fails to start.
+export VLLM_USE_FLASHINFER_SAMPLER=0 PYTHONUNBUFFERED=1
+EOV
+  # shellcheck disable=SC1090
+  source "$envfile"
+  cd "$project"
+  timed prepare-model vlesson prepare-model
+  timed prepare-gemma vlesson prepare-model gemma-3-270m
+  python3 -c "import torch, vllm, vlesson, schemathesis, nbval, pytest; print('torch', torch.__version__, 'vllm', vllm.__version__, 'schemathesis', schemathesis.__version__, 'pytest', pytest.__version__, torch.cuda.get_device_name(0))"
+  set +e
+}
+
+timed() {  # timed NAME COMMAND...: run it, log it, and add "NAME rc=N Ns" to the summary
+  local name=$1 start rc
+  shift
+  start=$(date +%s)
+  "$@" 2>&1 | tee "$out/$name.log"
+  rc=${PIPESTATUS[0]}
+  echo "$name rc=$rc $(($(date +%s) - start))s" | tee -a "$out/summary.txt"
+  return "$rc"
+}
+
+free_gpu() {  # end the GPU processes an earlier step left behind, by their ids
+  # A notebook's kernel runs in a session of its own: when a pytest is stopped (LIMIT), the
+  # kernel and its engines stay, and on the H200 they held 114 of 140 GiB, so the next step's
+  # engines failed with "Free memory on device ... less than desired GPU memory utilization".
+  # Only vLLM engine processes of this user (setproctitle names them VLLM::...).
+  local pid
+  for pid in $(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null); do
+    if [ "$(ps -o user= -p "$pid")" = "$(id -un)" ] && ps -o args= -p "$pid" | grep -q '^VLLM::'; then
+      echo "gpu_session: ending vLLM engine $pid left by an earlier step"
+      kill -9 "$pid" 2>/dev/null
+    fi
+  done
+}
+
+pytest_run() {  # pytest_run NAME ARGS...: one pytest, capped at LIMIT seconds (SIGINT first,
+  local name=$1  # so pytest still prints what passed)
+  shift
+  [ "${FREE_GPU:-1}" = 1 ] && free_gpu
+  timed "$name" timeout -s INT -k 30 "${LIMIT:-570}" python3 -m pytest -q -p no:cacheprovider \
+    --durations=0 "$@"
+}
+
+notebook() {
+  local file
+  file=$(ls notebooks/"$1"_*.ipynb)
+  pytest_run "nb$1" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 "$file"
+}
+
+if [ "${1:-}" = stage ]; then stage; exit; fi
+if [ "${1:-}" = install ]; then install; exit; fi
+# shellcheck disable=SC1090
+source "$envfile" || { echo "run the install step first" >&2; exit 1; }
+cd "$project"
+step=${1:-}
+shift || true
+case "$step" in
+  notebooks)
+    if [ "${PARALLEL:-0}" = 1 ]; then
+      free_gpu
+      for nb in "$@"; do FREE_GPU=0 notebook "$nb" > /dev/null & done
+      wait
+      cat "$out"/summary.txt
+    else
+      for nb in "$@"; do notebook "$nb"; done
+    fi ;;
+  api) pytest_run api tests/integration/test_api_server.py "$@" ;;
+  classroom) pytest_run classroom tests/unit/test_remote.py tests/integration/test_classroom.py "$@" ;;
+  figures) timed figures python3 bench/gpu_figures.py "$@" ;;
+  pytest) pytest_run "${NAME:-pytest}" "$@" ;;
+  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|api|classroom|figures|pytest ARGS" >&2
+     exit 2 ;;
+esac

@@ -1,0 +1,49 @@
+"""Reference answers taken from the source notebooks' solution regions, run as the
+learner's cells would be (so checks see learner code, not vlesson's)."""
+
+from __future__ import annotations
+
+import json
+import linecache
+from pathlib import Path
+from typing import Any
+
+from vlesson.lesson import build
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def run_cell(source: str, namespace: dict[str, Any], number: int = 1) -> dict[str, Any]:
+    """Run code as ipykernel runs a cell (its file name), in namespace."""
+    filename = f"/tmp/ipykernel_4242/{9000 + number}.py"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - a cell
+    return namespace
+
+
+def reference(notebook: str, exercise: str) -> dict[str, Any]:
+    """Run the source cells holding an exercise's solution regions; return the names."""
+    import vlesson as vl
+
+    nb = json.loads(next(NOTEBOOKS.glob(f"{notebook}*.ipynb")).read_text())
+    namespace: dict[str, Any] = {"vl": vl}
+    # what earlier cells of the notebook imported
+    run_cell(
+        "import json\nimport warnings\n\nfrom vllm import SamplingParams", namespace, 0
+    )
+    for number, cell in enumerate(nb["cells"]):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "code" and any(
+            r[0] == exercise for r in build.regions(text)
+        ):
+            kept = "\n".join(ln for ln in text.splitlines() if not build._is_marker(ln))
+            if not kept.lstrip().startswith(("!", "%")) and "= !" not in kept:
+                run_cell(kept, namespace, number)  # IPython-only cells: skipped
+    return namespace
+
+
+def learner(source: str, number: int = 1) -> dict[str, Any]:
+    """Run a wrong answer as a learner's cell."""
+    import vlesson as vl
+
+    return run_cell(source, {"vl": vl}, number)

