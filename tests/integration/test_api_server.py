@@ -226,7 +226,7 @@ def test_the_app_in_process_emits_each_generation_on_the_run_logger():
     runs.addHandler(handler)
     old_level = runs.level
     runs.setLevel(logging.INFO)  # setLevel, not .level =: it clears the level cache
-    app = api.create_app(kv_cache_memory_bytes=256 << 20)
+    app = api.create_app(kv_cache_memory_bytes=512 << 20)
     try:
         with TestClient(app) as client:  # `with` runs the lifespan: the engine loads
             response = client.post(
@@ -254,7 +254,7 @@ def test_the_run_log_records_the_apis_generations_with_its_engine(tmp_path, llm)
     from fastapi.testclient import TestClient
 
     path = tmp_path / "api-runs.jsonl"
-    app = api.create_app(kv_cache_memory_bytes=256 << 20)
+    app = api.create_app(kv_cache_memory_bytes=512 << 20)
     with vl.runlog.logging_to(path), TestClient(app) as client:
         response = client.post(
             "/generate",
@@ -268,7 +268,7 @@ def test_the_run_log_records_the_apis_generations_with_its_engine(tmp_path, llm)
     assert set(rows["dtype"]) == {local["dtype"]}
     assert set(rows["max_model_len"]) == {local["max_model_len"]}
     assert set(rows["device"]) == {local["device"]}
-    assert set(rows["kv_cache_memory_bytes"]) == {256 << 20}
+    assert set(rows["kv_cache_memory_bytes"]) == {512 << 20}
     assert rows["vllm"].notna().all()
 
 
@@ -278,7 +278,7 @@ def test_the_run_log_records_the_apis_generations_with_its_engine(tmp_path, llm)
 def test_a_cpu_server_with_chunked_prefill_refuses_seeds_and_stays_up():
     from fastapi.testclient import TestClient
 
-    app = api.create_app(kv_cache_memory_bytes=256 << 20, max_num_batched_tokens=64)
+    app = api.create_app(kv_cache_memory_bytes=512 << 20, max_num_batched_tokens=64)
     long_prompt = "word " * 100  # over one step's 64 tokens: its prefill is split
     with TestClient(app) as client:
         seeded = client.post(

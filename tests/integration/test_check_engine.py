@@ -3,6 +3,11 @@ answer that ignores the model's defaults fails on an engine whose defaults diffe
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import vlesson as vl
@@ -11,6 +16,7 @@ from vlesson import envvars
 from vlesson.lesson import check
 
 pytestmark = pytest.mark.engine
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -52,24 +58,37 @@ def test_override_and_diagnose_references_pass_on_the_engine(llm):
     assert check.engine_fix(ref6["culprit"], ref6["fix"], llm).passed
 
 
-def test_ignoring_the_models_defaults_fails_on_a_model_that_has_some(llm):
-    from vlesson import engine
+# Run in its own process: a second in-process engine beside the session's shares
+# vLLM's process-wide state, and shutting it down broke the session engine for every
+# later test (the classroom, engine and widget tests failed after it in CI).
+OTHER_DEFAULTS_ENGINE = f"""
+import vlesson as vl
+from vlesson import engine
+from tests.lesson_answers import learner, reference
+from vlesson.lesson import check
 
-    # A second engine beside the session's (which stays warm): the same model with a
-    # generation_config that sets defaults, as many hub models ship.
-    args = vl.effective_engine_args(
-        override_generation_config={"temperature": 0.6, "top_p": 0.9, "top_k": 40}
+args = vl.effective_engine_args(
+    override_generation_config={{"temperature": 0.6, "top_p": 0.9, "top_k": 40}}
+)
+other, _ = engine._build(args)
+defaults = other.get_default_sampling_params()
+assert (defaults.temperature, defaults.top_p, defaults.top_k) == (0.6, 0.9, 40), defaults
+ref = reference("07", "self-4")["override_defaults"]
+assert check.override_defaults(ref, other).passed
+verdict = check.override_defaults(learner({IGNORES_DEFAULTS!r})["f"], other)
+assert verdict.status == "wrong" and "where did you start" in verdict.message, verdict
+print("OTHER-DEFAULTS-OK")
+"""
+
+
+def test_ignoring_the_models_defaults_fails_on_a_model_that_has_some(tmp_path):
+    # The same model with a generation_config that sets defaults, as many hub models ship.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), envvars.PROGRESS: str(tmp_path / "p.json")}
+    result = subprocess.run(
+        [sys.executable, "-c", OTHER_DEFAULTS_ENGINE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
-    other, _ = engine._build(args)
-    try:
-        defaults = other.get_default_sampling_params()
-        assert (defaults.temperature, defaults.top_p, defaults.top_k) == (0.6, 0.9, 40)
-        ref = reference("07", "self-4")["override_defaults"]
-        assert check.override_defaults(ref, other).passed
-        verdict = check.override_defaults(learner(IGNORES_DEFAULTS)["f"], other)
-        assert verdict.status == "wrong" and "where did you start" in verdict.message
-    finally:
-        other.llm_engine.engine_core.shutdown()
+    assert "OTHER-DEFAULTS-OK" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_read_log_checks_against_the_engine_figures(llm):

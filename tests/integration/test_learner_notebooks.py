@@ -18,7 +18,7 @@ from vlesson.lesson import build
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.whole_notebook_run]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

@@ -7,7 +7,8 @@ model; ``vl.quantization.CPU_METHODS`` holds the result of each):
   runs; ``fp8``/``fp8_per_tensor`` fail in a missing CPU op, ``fp8_per_block`` and
   ``mxfp8``/``mxfp4`` find no CPU kernel (AMX needed), ``int8_per_channel_weight_only``
   quantizes only MoE experts (a dense model stays as it was).
-- A GPTQ checkpoint (4-bit, symmetric) runs through vLLM's CPU W4A16 kernel. GPTQ's own
+- A GPTQ checkpoint (4-bit, symmetric) runs through vLLM's CPU W4A16 kernel, which the
+  CPU build has only for AVX-512 CPUs (:func:`int4_kernel_available`). GPTQ's own
   calibration needs a GPU and data; :func:`write_gptq` writes the same format with plain
   round-to-nearest, offline, in about a second.
 - GGUF cannot be loaded: vLLM 0.32 has no GGUF loader any more (no ``gguf`` in its
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 CPU_METHODS: dict[str, str] = {
     "fp8_per_channel": "runs: weights fp8 e4m3 per output channel, activations bf16",
-    "gptq": "runs: 4-bit weight-only checkpoint (write_gptq), CPU W4A16 kernel",
+    "gptq": "runs on AVX-512 CPUs: 4-bit weight-only checkpoint (write_gptq), CPU W4A16 "
+    "kernel; an AVX2-only CPU lacks _C::cpu_gemm_wna16",
     "awq": "runs when given an AWQ checkpoint (same CPU W4A16 kernel); none offline",
     "fp8": "fails: _C::static_scaled_fp8_quant is not in the CPU ops",
     "fp8_per_tensor": "fails: _C::static_scaled_fp8_quant is not in the CPU ops",
@@ -188,8 +190,10 @@ def unpack_gptq(tensors: Mapping[str, torch.Tensor]) -> torch.Tensor:
 VARIANTS: dict[str, dict[str, Any]] = {
     "full precision": {},
     "float32": {"dtype": "float32"},
-    "fp8_per_channel": {"quantization": "fp8_per_channel"},
-    "gptq int4 (RTN, g64)": {"gptq": True},
+    # vLLM's fp8 and GPTQ kernels take 16-bit activations only (float32 is refused),
+    # so these two run in bf16 on every CPU, emulated where it lacks native bf16.
+    "fp8_per_channel": {"quantization": "fp8_per_channel", "dtype": "bfloat16"},
+    "gptq int4 (RTN, g64)": {"gptq": True, "dtype": "bfloat16"},
 }
 """Engine settings per variant; ``gptq`` means the checkpoint :func:`write_gptq` makes.
 "full precision" is the engine's default dtype (bfloat16 on CPUs with native bf16)."""
@@ -206,6 +210,23 @@ GPU_SETTINGS: dict[str, Any] = {
     "enforce_eager": True,
 }
 """Engine settings that every variant gets on a GPU (see the comment)."""
+
+
+NO_INT4_KERNEL = (
+    "not run: this CPU build of vLLM has no 4-bit kernel for this CPU "
+    "(_C::cpu_gemm_wna16 is built for AVX-512 only)"
+)
+
+
+def int4_kernel_available() -> bool:
+    """Return True when vLLM can run a 4-bit GPTQ checkpoint here: on a GPU, or on a
+    CPU whose vLLM build has the W4A16 kernel (AVX-512 CPUs; not AVX2-only ones)."""
+    if not is_cpu():
+        return True
+    import torch
+    import vllm._custom_ops  # noqa: F401  (registers vLLM's torch.ops._C)
+
+    return hasattr(torch.ops._C, "cpu_gemm_wna16")
 
 
 def passage_perplexity(llm: LLM, passage: str = PASSAGE) -> float:
@@ -258,6 +279,9 @@ def compare_quantization(
         settings = {**common, **settings}
         gptq = settings.pop("gptq", False)
         name = str(write_gptq(model)) if gptq else model
+        if gptq and not int4_kernel_available():  # the size still tells; say the rest
+            rows.append(_not_run(label, name, NO_INT4_KERNEL))
+            continue
         release()
         _return_freed_memory()
         before = rss_mib()
@@ -302,6 +326,16 @@ def compare_quantization(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _not_run(label: str, folder: str, why: str) -> dict[str, Any]:
+    """Return a comparison row for a variant this machine cannot run: its size, and why."""
+    nan = float("nan")
+    return {
+        "variant": label, "dtype": None, "quantization": "gptq", "perplexity": nan,
+        "agreement": nan, "gen_tok_s": nan, "load_s": nan, "load_rss_mib": nan,
+        "checkpoint_mib": _checkpoint_mib(folder), "example": why,
+    }  # fmt: skip
 
 
 def _checkpoint_mib(folder: str) -> float:
