@@ -144,8 +144,9 @@ def effective_engine_args(
 ) -> dict[str, Any]:
     """Return the engine arguments ``get_llm`` would use: defaults, then the caller's."""
     given = _drop_none(engine_kwargs)
-    args = {**engine_defaults(given), **given}
-    args["model"] = model or models.DEFAULT_MODEL
+    model = model or models.DEFAULT_MODEL
+    args = {**engine_defaults(given), **models.engine_defaults(model), **given}
+    args["model"] = model
     return args
 
 

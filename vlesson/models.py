@@ -20,8 +20,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vlesson import paths
 from vlesson.files import atomic_path
@@ -59,6 +60,8 @@ class OfflineModel:
     sha256: str | None = None
     """Checksum of the whole GGUF file (joined, for split models), checked before
     conversion: a damaged or substituted download is refused."""
+    engine_defaults: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Engine arguments this model gets unless the caller gives them."""
 
     @property
     def requirements(self) -> list[str]:
@@ -98,6 +101,10 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
             sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
             description="google gemma-3-270m base model (Gemma3, 18 layers, head_dim "
             "256), Gemma Terms of Use",
+            # Its 32,768-token context needs 1.13 GiB of KV cache in float32 (a CPU
+            # without native bf16), more than vlesson's fixed 1 GiB: the engine refused
+            # to start. 8,192, SmolLM2's own, is plenty for the lesson.
+            engine_defaults={"max_model_len": 8192},
         ),
     )
 }
@@ -294,6 +301,12 @@ def _gguf_adds_bos(gguf: Path) -> bool:
 
     field = GGUFReader(gguf).fields.get("tokenizer.ggml.add_bos_token")
     return field is not None and bool(field.parts[field.data[0]][0])
+
+
+def engine_defaults(model: str) -> dict[str, Any]:
+    """Return the engine arguments an offline model gets by default (none for others)."""
+    spec = OFFLINE_MODELS.get(model)
+    return dict(spec.engine_defaults) if spec else {}
 
 
 def resolve(model: str | None) -> str:

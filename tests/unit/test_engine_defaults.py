@@ -37,3 +37,11 @@ def test_a_gpu_gets_vllms_defaults_but_the_memory_fraction(monkeypatch):
     monkeypatch.setattr(engine, "is_cpu", lambda: False)
     args = engine.effective_engine_args()
     assert args == {"gpu_memory_utilization": 0.4, "model": "smollm2-135m-instruct"}
+
+
+def test_gemma_gets_a_context_its_kv_cache_holds_in_float32_unless_given(on_cpu):
+    # 32,768 tokens of gemma-3-270m need 1.13 GiB in float32: the engine refused to start.
+    assert engine.effective_engine_args("gemma-3-270m")["max_model_len"] == 8192
+    given = engine.effective_engine_args("gemma-3-270m", max_model_len=1024)
+    assert given["max_model_len"] == 1024
+    assert "max_model_len" not in engine.effective_engine_args("smollm2-135m-instruct")
