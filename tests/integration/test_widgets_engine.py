@@ -143,7 +143,10 @@ def test_generate_in_a_cell_while_the_panel_streams_gets_only_its_own(llm):
         return running
 
     running = asyncio.run(cell_during_a_run())
-    assert panel.stream is not running and panel.generation.num_tokens == 40
+    # The run ended on the new value (greedy may meet EOS before 40: it did in float32)
+    gen = panel.generation
+    assert panel.stream is not running and gen.params["max_tokens"] == 40
+    assert gen.num_tokens == 40 or (gen.finish_reason == "stop" and gen.num_tokens < 40)
     assert llm.llm_engine.get_num_unfinished_requests() == 0
 
 
