@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from vlesson import envvars
+
 EXAMPLE_PROMPTS = [
     "Hello, my name is",
     "The president of the United States is",
@@ -15,3 +17,11 @@ EXAMPLE_PROMPTS = [
 @pytest.fixture(scope="session")
 def example_prompts() -> list[str]:
     return list(EXAMPLE_PROMPTS)
+
+
+@pytest.fixture
+def scratch_progress(tmp_path, monkeypatch):
+    """The learner's progress file in tmp_path; no expectation of what checks say."""
+    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
+    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
+    return tmp_path / "progress.json"

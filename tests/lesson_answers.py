@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import linecache
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,18 @@ def reference(notebook: str, exercise: str) -> dict[str, Any]:
             if not kept.lstrip().startswith(("!", "%")) and "= !" not in kept:
                 run_cell(kept, namespace, number)  # IPython-only cells: skipped
     return namespace
+
+
+def source(code: str) -> dict[str, Any]:
+    """Run an indented code block (a test's triple-quoted answer) as a learner's cell."""
+    return learner(textwrap.dedent(code))
+
+
+def says(verdict: Any, status: str, words: str = "") -> None:
+    """Assert a check's verdict: its status, words in its message, no traceback."""
+    assert verdict.status == status, verdict
+    assert words in verdict.message, verdict
+    assert "Traceback" not in verdict.message
 
 
 def learner(source: str, number: int = 1) -> dict[str, Any]:

@@ -15,14 +15,8 @@ from tests.lesson_answers import learner, reference
 from vlesson import envvars
 from vlesson.lesson import check
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("scratch_progress")]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
 
 
 IGNORES_DEFAULTS = (

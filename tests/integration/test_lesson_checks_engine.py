@@ -10,16 +10,9 @@ import textwrap
 import pytest
 
 from tests.lesson_answers import learner, reference
-from vlesson import envvars
 from vlesson.lesson import check
 
-pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
+pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("scratch_progress")]
 
 
 def wrong(code: str, name: str):

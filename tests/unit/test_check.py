@@ -8,9 +8,10 @@ import shlex
 import pytest
 
 from tests.lesson_answers import learner, reference
-from vlesson import envvars
 from vlesson.facts import EngineFacts
 from vlesson.lesson import check
+
+pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 LOG = (
     "INFO 11-30 15:03:27 [model.py:2152] Using max model len 8192\n"
@@ -19,12 +20,6 @@ LOG = (
     "Maximum concurrency for 8,192 tokens per request: 5.69x\n"
 )
 """Lines as vLLM 0.32 (CPU) wrote them in a real start-up."""
-
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
 
 
 class FakeLLM:

@@ -8,21 +8,15 @@ runs the same checks in tests/integration/test_lesson_checks_engine.py.
 from __future__ import annotations
 
 import dataclasses
-import textwrap
 
 import pytest
 
-from tests.lesson_answers import learner, reference
-from vlesson import envvars
+from tests.lesson_answers import learner, reference, says, source
 from vlesson.lesson.check import batch_log_cache as checks
 
+pytestmark = pytest.mark.usefixtures("scratch_progress")
+
 NB = "04_batch_sweep_log_cache"
-
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
 
 
 @dataclasses.dataclass
@@ -55,16 +49,6 @@ class FakeLLM:
         n = min(sp.max_tokens, 5)
         text = f" on {prompt[-6:]} t {sp.temperature} p {sp.top_p} s {sp.seed} ok"
         return Output(prompt, [Completion(text, list(range(n)), "length")])
-
-
-def source(code: str) -> dict:
-    return learner(textwrap.dedent(code))
-
-
-def says(verdict, status, words=""):
-    assert verdict.status == status, verdict
-    assert words in verdict.message, verdict
-    assert "Traceback" not in verdict.message
 
 
 # -- 2.9 ---------------------------------------------------------------------------------

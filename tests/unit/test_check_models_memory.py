@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import textwrap
 
 import pandas as pd
 import pytest
 
-from tests.lesson_answers import learner, reference
-from vlesson import envvars
+from tests.lesson_answers import learner, reference, says, source
 from vlesson.facts import EngineFacts
 from vlesson.lesson.check import models_memory as checks
 
+pytestmark = pytest.mark.usefixtures("scratch_progress")
+
 NB = "03_models_memory_quantization"
-
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
-
-
-def source(code: str) -> dict:
-    return learner(textwrap.dedent(code))
-
-
-def says(verdict, status, words=""):
-    assert verdict.status == status, verdict
-    assert words in verdict.message, verdict
-    assert "Traceback" not in verdict.message
 
 
 @dataclasses.dataclass

@@ -9,14 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from tests.lesson_answers import learner, reference
-from vlesson import envvars
 from vlesson.lesson import check
 
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
+pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 
 class FakeLLM:

@@ -8,15 +8,10 @@ import textwrap
 
 import pytest
 
-from tests.lesson_answers import learner, reference
-from vlesson import envvars
+from tests.lesson_answers import learner, reference, says
 from vlesson.lesson.check import web_api as checks
 
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
+pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 
 @dataclasses.dataclass
@@ -46,12 +41,6 @@ class FakeLLM:
             Output(p, [Completion(f" after {p}", list(range(sp.max_tokens)), "length")])
             for p, sp in zip(prompts, params, strict=True)
         ]
-
-
-def says(verdict, status, words=""):
-    assert verdict.status == status, verdict
-    assert words in verdict.message, verdict
-    assert "Traceback" not in verdict.message
 
 
 def handler(code: str):

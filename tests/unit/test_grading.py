@@ -12,12 +12,7 @@ from vlesson import envvars
 from vlesson.lesson import exercises, grading, hints, progress
 from vlesson.lesson.grading import Verdict, checkpoint
 
-
-@pytest.fixture(autouse=True)
-def scratch_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
-    return tmp_path / "progress.json"
+pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 
 def cell(source: str, number: int = 1) -> dict:
