@@ -60,3 +60,48 @@ def learner(source: str, number: int = 1) -> dict[str, Any]:
     import vlesson as vl
 
     return run_cell(source, {"vl": vl}, number)
+
+
+def request_output(
+    prompt: str,
+    text: str,
+    token_ids: list[int],
+    finish_reason: str = "length",
+    *,
+    prompt_token_ids: list[int] | None = None,
+    first_token_latency: float | None = None,
+) -> Any:
+    """vLLM's own ``RequestOutput`` of one finished completion, for the fake engines
+    of the checks' unit tests."""
+    from vllm.outputs import CompletionOutput, RequestOutput
+    from vllm.v1.metrics.stats import RequestStateStats
+
+    completion = CompletionOutput(
+        0, text, list(token_ids), None, None, finish_reason=finish_reason
+    )
+    metrics = None
+    if first_token_latency is not None:
+        metrics = RequestStateStats(first_token_latency=first_token_latency)
+    return RequestOutput(
+        "fake", prompt, prompt_token_ids, None, [completion], True, metrics=metrics
+    )
+
+
+class FakeEngine:
+    """``LLM.generate``'s calling conventions (one prompt or a list; one SamplingParams,
+    none, or one per prompt) over ``complete``: a fake engine for the checks' unit
+    tests defines what one request returns."""
+
+    def generate(self, prompts, sampling_params=None, use_tqdm=True, **kwargs):
+        from vllm import SamplingParams
+
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        params = sampling_params or SamplingParams()
+        if not isinstance(params, list):
+            params = [params] * len(prompts)
+        pairs = enumerate(zip(prompts, params, strict=True))
+        return [self.complete(prompt, sp, i) for i, (prompt, sp) in pairs]
+
+    def complete(self, prompt: str, params: Any, index: int) -> Any:
+        """Return the ``RequestOutput`` of one request (the index-th of the call)."""
+        raise NotImplementedError

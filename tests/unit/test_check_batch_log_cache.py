@@ -7,11 +7,17 @@ runs the same checks in tests/integration/test_lesson_checks_engine.py.
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
-from tests.lesson_answers import learner, reference, says, source
+from tests.lesson_answers import (
+    FakeEngine,
+    learner,
+    reference,
+    request_output,
+    says,
+    source,
+)
 from vlesson.lesson.check import batch_log_cache as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
@@ -19,36 +25,13 @@ pytestmark = pytest.mark.usefixtures("scratch_progress")
 NB = "04_batch_sweep_log_cache"
 
 
-@dataclasses.dataclass
-class Completion:
-    text: str
-    token_ids: list[int]
-    finish_reason: str
-
-
-@dataclasses.dataclass
-class Output:
-    prompt: str
-    outputs: list[Completion]
-
-
-class FakeLLM:
+class FakeLLM(FakeEngine):
     """Outputs that differ with the prompt and every setting: a mix-up shows."""
 
-    def generate(self, prompts, sampling_params=None, use_tqdm=True, **kwargs):
-        from vllm import SamplingParams
-
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        params = sampling_params or SamplingParams()
-        if not isinstance(params, list):
-            params = [params] * len(prompts)
-        return [self._one(p, sp) for p, sp in zip(prompts, params, strict=True)]
-
-    @staticmethod
-    def _one(prompt, sp):
+    def complete(self, prompt, sp, index):
         n = min(sp.max_tokens, 5)
         text = f" on {prompt[-6:]} t {sp.temperature} p {sp.top_p} s {sp.seed} ok"
-        return Output(prompt, [Completion(text, list(range(n)), "length")])
+        return request_output(prompt, text, list(range(n)))
 
 
 # -- 2.9 ---------------------------------------------------------------------------------

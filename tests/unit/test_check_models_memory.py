@@ -3,30 +3,18 @@ stubs are "not attempted" (the engine: a fake here, the real one in the notebook
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pandas as pd
 import pytest
 
-from tests.lesson_answers import learner, reference, says, source
+from tests.lesson_answers import learner, reference, request_output, says, source
 from vlesson.facts import EngineFacts
 from vlesson.lesson.check import models_memory as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 NB = "03_models_memory_quantization"
-
-
-@dataclasses.dataclass
-class Completion:
-    token_ids: list[int]
-    finish_reason: str
-
-
-@dataclasses.dataclass
-class Output:
-    outputs: list[Completion]
 
 
 SMOLLM2 = {
@@ -66,7 +54,7 @@ class FakeLLM:
     def _one(params):
         n = params.max_tokens if (params.min_tokens or params.ignore_eos) else 3
         reason = "length" if n == params.max_tokens else "stop"
-        return Output([Completion(list(range(n)), reason)])
+        return request_output("", "", list(range(n)), reason)
 
 
 # -- 2.5 ---------------------------------------------------------------------------------

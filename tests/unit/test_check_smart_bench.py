@@ -3,12 +3,18 @@ stubs are "not attempted" (a fake engine here; the real one runs the notebook)."
 
 from __future__ import annotations
 
-import dataclasses
 
 import pandas as pd
 import pytest
 
-from tests.lesson_answers import learner, reference, says, source
+from tests.lesson_answers import (
+    FakeEngine,
+    learner,
+    reference,
+    request_output,
+    says,
+    source,
+)
 from vlesson.lesson.check import smart_bench as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
@@ -16,47 +22,15 @@ pytestmark = pytest.mark.usefixtures("scratch_progress")
 NB = "06_smart_generator_and_benchmark"
 
 
-@dataclasses.dataclass
-class Completion:
-    text: str
-    token_ids: list[int]
-    finish_reason: str = "length"
-
-
-@dataclasses.dataclass
-class Metrics:
-    first_token_latency: float
-
-
-@dataclasses.dataclass
-class Output:
-    prompt: str
-    outputs: list[Completion]
-    prompt_token_ids: list[int]
-    metrics: Metrics | None
-
-
-class FakeLLM:
-    def generate(self, prompts, sampling_params=None, use_tqdm=True, **kwargs):
-        from vllm import SamplingParams
-
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        params = sampling_params or SamplingParams()
-        if not isinstance(params, list):
-            params = [params] * len(prompts)
-        return [
-            Output(
-                p,
-                [
-                    Completion(
-                        f" t{sp.temperature} s{sp.seed}", list(range(sp.max_tokens))
-                    )
-                ],
-                list(range(5)),
-                Metrics(0.01 * (i + 1)),
-            )
-            for i, (p, sp) in enumerate(zip(prompts, params, strict=True))
-        ]
+class FakeLLM(FakeEngine):
+    def complete(self, prompt, sp, index):
+        return request_output(
+            prompt,
+            f" t{sp.temperature} s{sp.seed}",
+            list(range(sp.max_tokens)),
+            prompt_token_ids=list(range(5)),
+            first_token_latency=0.01 * (index + 1),
+        )
 
 
 # -- challenge: variations ----------------------------------------------------------------

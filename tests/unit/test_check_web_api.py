@@ -3,44 +3,24 @@ hint, the stub is "not attempted" (a fake engine with non-default defaults)."""
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 
 import pytest
 
-from tests.lesson_answers import learner, reference, says
+from tests.lesson_answers import FakeEngine, learner, reference, request_output, says
 from vlesson.lesson.check import web_api as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 
-@dataclasses.dataclass
-class Completion:
-    text: str
-    token_ids: list[int]
-    finish_reason: str
-
-
-@dataclasses.dataclass
-class Output:
-    prompt: str
-    outputs: list[Completion]
-
-
-class FakeLLM:
+class FakeLLM(FakeEngine):
     def get_default_sampling_params(self):
         from vllm import SamplingParams
 
         return SamplingParams(temperature=0.6, top_p=0.9, top_k=40)
 
-    def generate(self, prompts, params=None, use_tqdm=True, **kwargs):
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not isinstance(params, list):
-            params = [params] * len(prompts)
-        return [
-            Output(p, [Completion(f" after {p}", list(range(sp.max_tokens)), "length")])
-            for p, sp in zip(prompts, params, strict=True)
-        ]
+    def complete(self, prompt, sp, index):
+        return request_output(prompt, f" after {prompt}", list(range(sp.max_tokens)))
 
 
 def handler(code: str):
