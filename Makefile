@@ -55,8 +55,8 @@ browser:
 # loopback), so every `make test` also proves the course needs no network once set up: models,
 # API docs, notebooks. Where namespaces are not allowed it says so and runs with the network.
 # The set-up before it (uv, models' packages, chromium) is the only step that downloads.
-# It leaves out the second whole runs of notebooks (each learner copy, and notebooks 04 and
-# 07 against a class server: about 25 min more on 2 cores); make test-all runs them too.
+# Each notebook runs paired with its learner's copy (notebooks/conftest.py). make test leaves
+# out notebooks 04 and 07 run again against a class server; make test-all runs them too.
 test: setup model browser
 	bash scripts/offline.sh $(PY) -m pytest $(NBVAL) $(TIMES) -m "not whole_notebook_run" $(PYTEST_ARGS) tests notebooks
 

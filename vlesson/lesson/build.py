@@ -33,7 +33,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from vlesson import files, paths
+from vlesson import envvars, files, paths
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -93,25 +93,31 @@ def regions(code: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def stub(indent: str, region: str) -> list[str]:
-    """Return the lines that replace one solution region in the learner's copy."""
-    if indent:
-        return [indent + STUB_COMMENT, indent + "raise NotImplementedError"]
-    names: list[str] = []
+def bound_names(code: str) -> list[str]:
+    """Return the names a cell binds at top level (assignments, functions, classes),
+    in order; IPython syntax (``log = !cmd``) is read line by line."""
     try:
-        tree = ast.parse(textwrap.dedent(region))
-    except SyntaxError:  # IPython syntax (log = !cmd): read the assignments' names
-        found = (_ASSIGNED.match(line) for line in region.splitlines())
-        names = list(dict.fromkeys(m.group(1) for m in found if m))
-        return [STUB_COMMENT, *(f"{name} = ..." for name in names)]
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        found = (_ASSIGNED.match(line) for line in code.splitlines())
+        return list(dict.fromkeys(m.group(1) for m in found if m))
+    names: list[str] = []
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else []
         if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
             targets = [node.target]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
         for target in targets:
-            if isinstance(target, ast.Name) and target.id not in names:
-                names.append(target.id)
-    return [STUB_COMMENT, *(f"{name} = ..." for name in names)]
+            names.extend(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return list(dict.fromkeys(names))
+
+
+def stub(indent: str, region: str) -> list[str]:
+    """Return the lines that replace one solution region in the learner's copy."""
+    if indent:
+        return [indent + STUB_COMMENT, indent + "raise NotImplementedError"]
+    return [STUB_COMMENT, *(f"{name} = ..." for name in bound_names(region))]
 
 
 def clear_solutions(code: str) -> str:
@@ -135,13 +141,18 @@ def _source_lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def _in_learner_copy(cell: dict[str, Any]) -> bool:
+    """Whether the learner's copy keeps the cell (not test and solution cells)."""
+    tags = _tags(cell)
+    return TEST_TAG not in tags and not any(t.startswith(SOLUTION_TAG) for t in tags)
+
+
 def learner_notebook(source: dict[str, Any]) -> dict[str, Any]:
     """Return the learner's copy of a source notebook (a new dict)."""
     notebook = copy.deepcopy(source)
     cells = []
     for cell in notebook["cells"]:
-        tags = _tags(cell)
-        if TEST_TAG in tags or any(t.startswith(SOLUTION_TAG) for t in tags):
+        if not _in_learner_copy(cell):
             continue
         if cell["cell_type"] == "code":
             cell["source"] = _source_lines(clear_solutions(_text(cell)))
@@ -150,6 +161,103 @@ def learner_notebook(source: dict[str, Any]) -> dict[str, Any]:
         cells.append(cell)
     notebook["cells"] = cells
     return notebook
+
+
+CHECK_CALL = "vl.check."
+"""What a check cell calls; the first one after an answer grades it."""
+
+
+def _mentions(code: str, names: set[str]) -> bool:
+    """Whether code uses one of the names as a variable (not in a string or comment,
+    not as an attribute); IPython syntax is searched as text."""
+    try:
+        used = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        text = re.sub(r"#.*", "", code)
+        words = (rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in names)
+        return any(re.search(word, text) for word in words)
+    return bool(used & names)
+
+
+def _learner_span(cells: list[dict[str, Any]], start: int) -> dict[int, str]:
+    """Return the roles of the cells from the answer cell at start to the last cell
+    that uses what it defines (or its first check): "answer", "uses" (runs with the
+    stub, then again with the answer), "source" (test and solution cells: not in the
+    learner's copy), and "once" (does not use it: runs once)."""
+    names = set(bound_names(_text(cells[start])))
+    later = [
+        k for k in range(start + 1, len(cells))
+        if cells[k]["cell_type"] == "code" and _in_learner_copy(cells[k])
+    ]  # fmt: skip
+    roles, checked = {start: "answer"}, False
+    for k in later:
+        code = _text(cells[k])
+        answer = bool(regions(code))
+        if answer and checked and not _mentions(code, names):
+            if not any(_mentions(_text(cells[m]), names) for m in later if m > k):
+                break  # the next exercise: nothing after it uses this one
+        if answer or _mentions(code, names) or (CHECK_CALL in code and not checked):
+            roles[k] = "answer" if answer else "uses"
+            checked = checked or CHECK_CALL in code
+            names.update(bound_names(code))
+    for k in range(start, max(roles) + 1):
+        source_only = cells[k]["cell_type"] == "code" and not _in_learner_copy(cells[k])
+        roles.setdefault(k, "source" if source_only else "once")
+    return dict(sorted(roles.items()))
+
+
+PAIRED_KEY = "vlesson-test-run"
+"""Cell metadata of the paired notebook: "learner" (the learner's copy of a stretch),
+"source" (the source's) or "expect" (sets the verdict the checks that follow must
+give); cells without it belong to both notebooks and run once."""
+
+
+def _paired(cell: dict[str, Any], part: str, cell_id: str = "") -> dict[str, Any]:
+    cell = copy.deepcopy(cell)
+    cell["metadata"] = {**cell.get("metadata", {}), PAIRED_KEY: part}
+    if cell_id:
+        cell["id"] = cell_id
+    return cell
+
+
+def _expect(cell_id: str, status: str, comment: str) -> dict[str, Any]:
+    source = _source_lines(f"# {comment}\n%env {envvars.EXPECT_CHECKS}={status}")
+    cell = {"cell_type": "code", "id": cell_id, "source": source, "outputs": []}
+    return _paired({**cell, "execution_count": None, "metadata": {}}, "expect")
+
+
+def paired_notebook(source: dict[str, Any]) -> dict[str, Any]:
+    """Return the notebook the test run executes for a source: before each answer,
+    the learner's copy of that stretch (the stub, and the cells that use it, whose
+    checks must say "not attempted"), then the source's stretch (checks must say
+    "right"). Cells that do not use the answer run once, so one run of this notebook
+    tests both the learner's copy and the source for the price of about one."""
+    cells, out, start = source["cells"], [], 0
+    while start < len(cells):
+        cell = cells[start]
+        if cell["cell_type"] != "code" or not regions(_text(cell)):
+            shared = _in_learner_copy(cell)
+            out.append(copy.deepcopy(cell) if shared else _paired(cell, "source"))
+            start += 1
+            continue
+        roles = _learner_span(cells, start)
+        answers = [k for k, role in roles.items() if role == "answer"]
+        exercises = (ex for k in answers for ex, *_ in regions(_text(cells[k])))
+        label = ", ".join(dict.fromkeys(exercises))
+        out.append(_expect(f"learner-{cell['id']}", "not attempted",
+                           f"test run: the learner's copy of {label}"))  # fmt: skip
+        for k, role in roles.items():
+            if role == "once":
+                out.append(copy.deepcopy(cells[k]))
+            elif role != "source":
+                learner = _paired(cells[k], "learner", f"{cells[k]['id']}-learner")
+                learner["source"] = _source_lines(clear_solutions(_text(learner)))
+                out.append(learner)
+        out.append(_expect(f"answer-{cell['id']}", "right",
+                           f"test run: the answers of {label}"))  # fmt: skip
+        out.extend(_paired(cells[k], "source") for k, r in roles.items() if r != "once")
+        start = max(roles) + 1
+    return {**copy.deepcopy(source), "cells": out}
 
 
 def solution_parts(source: dict[str, Any], exercise: str) -> list[str]:
