@@ -71,12 +71,24 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--server", default=None, metavar="URL",
         help="The server's OpenAI-compatible API, e.g. http://host:8000/v1. "
-        "Default: $VLESSON_SERVER; neither means a local engine.",
+        f"Default: ${envvars.SERVER}; neither means a local engine. Its key comes from "
+        f"${envvars.SERVER_API_KEY}, never the command line.",
     )
-    group.add_argument(
-        "--api-key", default=None, metavar="KEY",
-        help="The server's API key. Default: $VLESSON_SERVER_API_KEY.",
-    )
+
+
+KEY_FLAG = "--api-key"
+
+
+def refuse_key_on_command_line(argv: Sequence[str]) -> None:
+    """Refuse ``--api-key KEY``: every user of the machine reads command lines in the
+    process list, so keys come from the environment."""
+    if any(arg == KEY_FLAG or arg.startswith(KEY_FLAG + "=") for arg in argv):
+        raise UsageError(
+            f"{KEY_FLAG} would show the key to every user of this machine (the process "
+            f"list): leave it out and give it in the environment, export "
+            f"{envvars.SERVER_API_KEY}=KEY (a class server's key; `vlesson serve` "
+            f"reads its own from ${envvars.API_KEY})"
+        )
 
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:

@@ -201,14 +201,13 @@ def test_get_llm_chooses_the_server_and_engine_info_says_so(
     assert llm.get_tokenizer().encode("Paris", add_special_tokens=False) == [38634]
 
 
-def test_the_cli_generates_on_the_server(server, capsys, no_warm_engine):
+def test_the_cli_generates_on_the_server(server, capsys, monkeypatch, no_warm_engine):
+    monkeypatch.setenv(remote.API_KEY_ENV, KEY)
     code = cli_main(
         [
             "generate",
             "--server",
             server,
-            "--api-key",
-            KEY,
             "--prompt",
             "The capital of France is",
             "--max-tokens",
@@ -221,7 +220,7 @@ def test_the_cli_generates_on_the_server(server, capsys, no_warm_engine):
     assert code == 0, out
     assert "device: remote" in out and "Paris" in out
     code = cli_main(
-        ["generate", "--server", server, "--api-key", KEY, "--dtype", "float32"]
+        ["generate", "--server", server, "--dtype", "float32"]
     )
     assert code != 0
     assert "needs a local engine" in capsys.readouterr().err
@@ -273,14 +272,15 @@ def test_a_sweep_on_the_server_is_one_request_per_setting_and_reproducible(
 
 
 def test_batch_sweep_and_run_log_commands_on_the_server(
-    server, tmp_path, capsys, no_warm_engine
+    server, tmp_path, capsys, monkeypatch, no_warm_engine
 ):
     from vlesson.workflows import batch, runlog
 
+    monkeypatch.setenv(remote.API_KEY_ENV, KEY)
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The capital of France is\n" + "word " * 9000 + "\nHello\n")
     log = tmp_path / "runs.jsonl"
-    remote_args = ["--server", server, "--api-key", KEY, "--max-tokens", "8"]
+    remote_args = ["--server", server, "--max-tokens", "8"]
     code = cli_main(
         [
             "batch",

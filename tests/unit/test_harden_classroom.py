@@ -38,12 +38,25 @@ def test_the_cli_prints_no_key_in_the_command(monkeypatch, capsys):
     assert "--api-key" not in command
 
 
-def test_a_key_on_the_command_line_is_refused(monkeypatch, capsys):
-    monkeypatch.delenv(envvars.SERVER_API_KEY, raising=False)
-    for argv in (["--api-key", SECRET], [f"--api-key={SECRET}"]):
-        assert cli_main(["classroom-server", *argv, "--dry-run"]) == 2
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["classroom-server", "--dry-run"],
+        ["generate", "--server", "http://127.0.0.1:9/v1"],
+        ["batch", "--prompts-file", "p.txt", "--out", "out"],
+        ["sweep"],
+        ["smart", "--topic", "tea"],
+        ["serve"],
+    ],
+)
+def test_a_key_on_any_command_line_is_refused_before_anything_starts(command, capsys):
+    """The learner's commands and the servers alike: a command line is in the process
+    list for every user of the machine; the key goes in the environment."""
+    for key in (["--api-key", SECRET], [f"--api-key={SECRET}"]):
+        assert cli_main([*command, *key]) == 2
         err = capsys.readouterr().err
-        assert envvars.SERVER_API_KEY in err and "process list" in err
+        assert f"export {envvars.SERVER_API_KEY}=KEY" in err and "process list" in err
+        assert SECRET not in err
 
 
 def test_beyond_loopback_without_a_key_one_is_made_and_the_exports_printed(

@@ -282,9 +282,9 @@ def test_an_unreachable_server_is_named_after_bounded_retries(caplog):
     assert "(retry 1 of 1)" in caplog.text  # the openai client's own retry
 
 
-def test_cli_offers_server_and_api_key_and_hands_them_to_get_llm():
+def test_cli_offers_server_and_hands_it_to_get_llm():
     parser = gen_cli.build_parser()
-    args = gen_cli.parse(parser, ["--server", "http://h:8000/v1", "--api-key", "k"])
+    args = gen_cli.parse(parser, ["--server", "http://h:8000/v1"])
     engine_args, _ = settings.split_args(parser, args, gen_cli.OWN_OPTIONS)
-    assert engine_args == {"server": "http://h:8000/v1", "api_key": "k", "model": None}
+    assert engine_args == {"server": "http://h:8000/v1", "model": None}
     assert "Classroom" in [g.title for g in parser._action_groups]

@@ -8,14 +8,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 import warnings
 from collections.abc import Sequence
 
+from vlesson import engine
 from vlesson.models import ModelNotAvailableError, ModelNotFoundError
 from vlesson.sampling import ParamError
-from vlesson.settings import UsageError, check_before_engine
+from vlesson.settings import (
+    UsageError,
+    check_before_engine,
+    refuse_key_on_command_line,
+)
 
 COMMANDS = {
     "generate": "vlesson.cli.generate",
@@ -84,11 +88,10 @@ def _quiet(prog: str, verbose: bool) -> None:
 
     warnings.showwarning = one_line
     if verbose:
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
+        engine.be_verbose()
         return
-    # Triton's "no CPU backend", the NUMA notice, "Found duplicate keys --prompt":
-    # vLLM's own warnings, which reach the root handler through its logger.
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    # Triton's "no CPU backend", "Found duplicate keys --prompt": vLLM's own warnings,
+    # which reach the root handler through its logger (the level: engine.py).
     logging.getLogger("vllm").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")  # torch's FutureWarnings inside vLLM and such
     warnings.filterwarnings("default", module=r"vlesson(\.|$)")
@@ -99,6 +102,7 @@ def _run(module, name: str, rest: list[str], *, verbose: bool = False) -> int:
     ``run(args, parser)`` and, where argparse alone is not enough, ``parse``."""
     prog = f"vlesson {name}"
     try:
+        refuse_key_on_command_line(rest)
         if name in CHECKED_BEFORE_ENGINE and not {"-h", "--help"} & set(rest):
             check_before_engine(rest)
         parser = module.build_parser(prog)

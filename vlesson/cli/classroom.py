@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from vlesson import envvars
 from vlesson.serving import classroom
 from vlesson.serving.process import is_loopback
-from vlesson.settings import UsageError
 
 DESCRIPTION = """Start vLLM's OpenAI-compatible server with the offline model (or
 --model) and vlesson's engine defaults, for a whole class: learners then set
@@ -57,12 +56,6 @@ def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentPar
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """Parse vlesson's options; keep the others for vLLM."""
     args, extra = parser.parse_known_args(argv)
-    if any(arg == "--api-key" or arg.startswith("--api-key=") for arg in extra):
-        raise UsageError(
-            f"give the key in the environment, {envvars.SERVER_API_KEY}=KEY make "
-            f"classroom-server: a command line shows in the process list to every "
-            f"user of this machine"
-        )
     args.extra = extra
     return args
 
