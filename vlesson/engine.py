@@ -33,10 +33,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# vLLM logs every start-up step at INFO, and on CPU repeats tuning WARNINGs (LD_PRELOAD,
-# thread binding) that a learner cannot act on; a lesson wants the results. Errors still
-# show. VLLM_LOGGING_LEVEL=INFO brings the full log back (notebook 07 reads it).
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+QUIET_ENVIRONMENT = {
+    # vLLM logs every start-up step at INFO, and on CPU repeats tuning WARNINGs
+    # (LD_PRELOAD, thread binding) that a learner cannot act on; a lesson wants the
+    # results. VLLM_LOGGING_LEVEL=INFO brings the full log back (notebook 07 reads it).
+    "VLLM_LOGGING_LEVEL": "ERROR",
+    # torch's C++ warnings, read when torch loads: on a CPU "NUMA binding: Using MEMBIND
+    # policy ..." at every engine start.
+    "TORCH_CPP_LOG_LEVEL": "ERROR",
+}
+"""Set unless already set: errors still show. ``vlesson ... --verbose`` lifts them."""
+VERBOSE_ENVIRONMENT = {"VLLM_LOGGING_LEVEL": "INFO", "TORCH_CPP_LOG_LEVEL": "WARNING"}
+for _name, _value in QUIET_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+
+def be_verbose() -> None:
+    """Let vLLM's start-up log and torch's warnings through (``--verbose``); a level the
+    user set stays."""
+    for name, value in VERBOSE_ENVIRONMENT.items():
+        if os.environ.get(name) == QUIET_ENVIRONMENT[name]:
+            os.environ[name] = value
 
 CPU_ENVIRONMENT = {
     # Engine core in this process, not a spawned child: ready after 9.9 s instead of

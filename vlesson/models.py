@@ -303,10 +303,18 @@ def _gguf_adds_bos(gguf: Path) -> bool:
     return field is not None and bool(field.parts[field.data[0]][0])
 
 
+OFFLINE_ENGINE_DEFAULTS: dict[str, Any] = {
+    # One safetensors file that loads in seconds: vLLM's "Loading safetensors checkpoint
+    # shards" bar over 1 shard (printed three times) tells a learner nothing.
+    "use_tqdm_on_load": False,
+}
+"""Engine arguments every offline model gets unless the caller gives them."""
+
+
 def engine_defaults(model: str) -> dict[str, Any]:
     """Return the engine arguments an offline model gets by default (none for others)."""
     spec = OFFLINE_MODELS.get(model)
-    return dict(spec.engine_defaults) if spec else {}
+    return {**OFFLINE_ENGINE_DEFAULTS, **spec.engine_defaults} if spec else {}
 
 
 def resolve(model: str | None) -> str:

@@ -42,6 +42,20 @@ def test_generate_prints_config_and_completions(tmp_path):
     ]
     assert "Paris" in rows[0]["text"]
     assert all(r["num_tokens"] <= 12 for r in rows)
+    # An engine start shows vlesson's lines and the progress of the prompts, not the
+    # NUMA notice, the 1-shard loading bar, Triton, FutureWarnings or "duplicate keys".
+    for noise in ("NUMA", "safetensors", "Triton", "Warning", "duplicate keys"):
+        assert noise not in result.stderr, result.stderr[-3000:]
+    assert "Processed prompts" in result.stderr
+    assert " INFO " not in result.stdout + result.stderr
+
+
+def test_verbose_shows_vllms_start_up_log_and_torchs_warnings():
+    result = run_cli("--verbose", "--prompt", "Hi", "--max-tokens", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = result.stdout + result.stderr  # vLLM logs to stdout, torch to stderr
+    assert " INFO " in shown and "Loading weights took" in shown, shown[-3000:]
+    assert "Triton" in shown
 
 
 def test_bad_input_exits_2_before_any_engine_starts(tmp_path):

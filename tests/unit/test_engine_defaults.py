@@ -36,7 +36,11 @@ def test_a_step_budget_brings_vllms_chunked_prefill_back(on_cpu):
 def test_a_gpu_gets_vllms_defaults_but_the_memory_fraction(monkeypatch):
     monkeypatch.setattr(engine, "is_cpu", lambda: False)
     args = engine.effective_engine_args()
-    assert args == {"gpu_memory_utilization": 0.4, "model": "smollm2-135m-instruct"}
+    assert args == {
+        "gpu_memory_utilization": 0.4,
+        "use_tqdm_on_load": False,  # the offline model's, as on a CPU
+        "model": "smollm2-135m-instruct",
+    }
 
 
 def test_gemma_gets_a_context_its_kv_cache_holds_in_float32_unless_given(on_cpu):
@@ -45,3 +49,9 @@ def test_gemma_gets_a_context_its_kv_cache_holds_in_float32_unless_given(on_cpu)
     given = engine.effective_engine_args("gemma-3-270m", max_model_len=1024)
     assert given["max_model_len"] == 1024
     assert "max_model_len" not in engine.effective_engine_args("smollm2-135m-instruct")
+
+
+def test_an_offline_model_loads_without_a_bar_over_its_one_file_unless_asked(on_cpu):
+    assert engine.effective_engine_args()["use_tqdm_on_load"] is False
+    assert engine.effective_engine_args(use_tqdm_on_load=True)["use_tqdm_on_load"]
+    assert "use_tqdm_on_load" not in engine.effective_engine_args("facebook/opt-125m")
