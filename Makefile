@@ -23,7 +23,7 @@ SERVER_HOST ?= 0.0.0.0
 SERVER_PORT ?= 8000
 SERVER_ARGS ?=
 
-.PHONY: lab test test-all setup lock model browser unit gpu-check clean classroom-server classroom-test
+.PHONY: lab test setup lock model browser unit gpu-check clean classroom-server classroom-test
 
 setup: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard locks/*.txt) scripts/setup.sh scripts/uvenv.sh
@@ -55,12 +55,8 @@ browser:
 # loopback), so every `make test` also proves the course needs no network once set up: models,
 # API docs, notebooks. Where namespaces are not allowed it says so and runs with the network.
 # The set-up before it (uv, models' packages, chromium) is the only step that downloads.
-# Each notebook runs paired with its learner's copy (notebooks/conftest.py). make test leaves
-# out notebooks 04 and 07 run again against a class server; make test-all runs them too.
+# Each notebook runs paired with its learner's copy (notebooks/conftest.py).
 test: setup model browser
-	bash scripts/offline.sh $(PY) -m pytest $(NBVAL) $(TIMES) -m "not whole_notebook_run" $(PYTEST_ARGS) tests notebooks
-
-test-all: setup model browser
 	bash scripts/offline.sh $(PY) -m pytest $(NBVAL) $(TIMES) $(PYTEST_ARGS) tests notebooks
 
 # vLLM's OpenAI-compatible server with the offline model and vlesson's engine defaults;

@@ -206,6 +206,10 @@ def _get_remote(
     # --seed also seeds every request (cli.common.split_args), which a server honours;
     # the engine's own seed only shapes unseeded requests, never reproducible there.
     given.pop("seed", None)
+    # Statistics asked for (notebooks 04 and 06): a server keeps its own, on its
+    # /metrics page, which vl.scheduler reads; the request is met as it is.
+    if given.get("disable_log_stats") is False:
+        del given["disable_log_stats"]
     if given:
         names = ", ".join(f"{k}={v!r}" for k, v in given.items())
         raise RemoteUnsupportedError(local_only(f"Setting engine arguments ({names})",

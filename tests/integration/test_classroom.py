@@ -26,8 +26,8 @@ GREEDY = {"temperature": 0, "max_tokens": 16}
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = [
     "02_playground.ipynb",
-    pytest.param("04_batch_sweep_log_cache.ipynb", marks=pytest.mark.whole_notebook_run),
-    pytest.param("07_self_assessment.ipynb", marks=pytest.mark.whole_notebook_run),
+    "04_batch_sweep_log_cache.ipynb",
+    "07_self_assessment.ipynb",
 ]
 """Run on the server: sliders and next-token view; batch, sweep, log and cache; the
 checkpoints, one of which (the engine's start-up log) says it needs a local engine."""

@@ -267,6 +267,11 @@ def test_engine_arguments_on_a_server_say_they_need_a_local_engine(monkeypatch):
         "needs a local engine: vlesson is using http://127.0.0.1:9/v1",
     ):
         vl.get_llm(gpu_memory_utilization=0.5, seed=7)  # seed: each request has it
+    # Statistics on (notebooks 04, 06): the server has its own, so it is no refusal;
+    # the call goes on to the server (none listens on port 9).
+    with pytest.raises(vl.RemoteError, match="cannot reach the vLLM server") as raised:
+        vl.get_llm(disable_log_stats=False)
+    assert not isinstance(raised.value, vl.RemoteUnsupportedError)
     with pytest.raises(vl.RemoteError, match="must start with http:// or https://"):
         vl.get_llm(server="localhost:8000/v1")
 
