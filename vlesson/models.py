@@ -57,6 +57,8 @@ class OfflineModel:
     """The packages holding the file; several parts are joined in this order."""
     description: str
     """One line for listings."""
+    parameters_m: int
+    """Its size in millions of weights, as its name gives it (135, 270)."""
     sha256: str | None = None
     """Checksum of the whole GGUF file (joined, for split models), checked before
     conversion: a damaged or substituted download is refused."""
@@ -92,6 +94,7 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             description="HuggingFaceTB SmolLM2-135M-Instruct (Llama, 30 layers, "
             "chat template), Apache-2.0",
+            parameters_m=135,
         ),
         OfflineModel(
             name="gemma-3-270m",
@@ -101,6 +104,7 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
             sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
             description="google gemma-3-270m base model (Gemma3, 18 layers, head_dim "
             "256), Gemma Terms of Use",
+            parameters_m=270,
             # Its 32,768-token context needs 1.13 GiB of KV cache in float32 (a CPU
             # without native bf16), more than vlesson's fixed 1 GiB: the engine refused
             # to start. 8,192, SmolLM2's own, is plenty for the lesson.

@@ -213,6 +213,22 @@ def test_model_predictions_reference():
     says(checks.model_predictions(..., TABLE), "not attempted")
 
 
+def test_model_predictions_on_a_class_server_are_judged_by_size():
+    """On a class server nothing is compared (the table is None): the two offline
+    models' sizes decide, and the verdict says it was not measured."""
+    predictions = reference(NB, "2.1")["predictions"]
+    says(checks.model_predictions(predictions, None), "right", "Judged by size")
+    swapped = {
+        "loads_slower": predictions["generates_faster"],
+        "generates_faster": predictions["loads_slower"],
+    }
+    says(checks.model_predictions(swapped, None), "wrong", "more to read from disk")
+    faster = {**predictions, "generates_faster": predictions["loads_slower"]}
+    says(checks.model_predictions(faster, None), "wrong", "which model has fewer")
+    named = {**predictions, "loads_slower": "facebook/opt-125m"}
+    says(checks.model_predictions(named, None), "wrong", "name one of")
+
+
 # -- 2.12 --------------------------------------------------------------------------------
 
 QUANT_WRONG = {

@@ -16,6 +16,7 @@ from tests.lesson_answers import (
     source,
 )
 from vlesson.lesson.check import smart_bench as checks
+from vlesson.remote import RemoteLLM
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
@@ -194,3 +195,31 @@ def test_bench_reference_and_stub():
     )
     stub = source(BENCH_HEAD + "    raise NotImplementedError\n")["bench_figures"]
     says(checks.bench_figures(stub, FakeLLM()), "not attempted")
+
+
+class FakeServer(FakeLLM, RemoteLLM):
+    """A class server's answers: the same outputs without per-request metrics."""
+
+    server = "http://class.example:8000/v1"
+
+    def __init__(self):
+        pass
+
+    def complete(self, prompt, sp, index):
+        output = super().complete(prompt, sp, index)
+        output.metrics = None
+        return output
+
+
+@pytest.mark.parametrize("name", ["slowest first token", "mean of per-request rates"])
+def test_bench_on_a_class_server_grades_latencies_on_sample_figures(name):
+    says(
+        checks.bench_figures(reference(NB, "bonus")["bench_figures"], FakeServer()),
+        "right",
+        "sample figures only",
+    )
+    body, hint = BENCH_WRONG[name]
+    says(checks.bench_figures(source(BENCH_HEAD + body)["bench_figures"], FakeServer()),
+         "wrong", hint)
+    stub = source(BENCH_HEAD + "    raise NotImplementedError\n")["bench_figures"]
+    says(checks.bench_figures(stub, FakeServer()), "not attempted")
