@@ -42,5 +42,7 @@ class PairedNotebook(IPyNbFile):
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     collected = yield
     if file_path.parent == SOURCES and any(isinstance(c, IPyNbFile) for c in collected):
-        return [PairedNotebook.from_parent(parent, path=file_path)]
+        paired = PairedNotebook.from_parent(parent, path=file_path)
+        paired.add_marker(pytest.mark.engine)  # every cell of it: -m "not engine" skips
+        return [paired]
     return collected

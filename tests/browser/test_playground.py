@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -25,18 +24,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser.chromium import ARTIFACTS, ROOT, free_port
+
+pytestmark = pytest.mark.engine  # the playground generates on the real engine
 CONTENTS = "00_contents.ipynb"
 NOTEBOOK = "02_playground.ipynb"
 # The first panel's (the notebook has more). The HTML widgets replace their content on
@@ -59,15 +49,6 @@ ALL_CELLS_RAN = """() => {
     return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
 }"""
 
-# Skipped only off CI: `make test` installs chromium as root, and on CI (CI=true) a
-# missing browser fails the test instead of hiding it.
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="Debian's chromium is not installed (make test installs it when run as root: "
-    "apt-get install chromium)",
-)
-
-
 @dataclass
 class Lab:
     """JupyterLab as `make lab` started it."""
@@ -79,17 +60,11 @@ class Lab:
     """The file:// page JupyterLab writes for the learner's browser to open."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """`make lab PORT=... LAB_ARGS=--no-browser NOTEBOOKS=copy`, with a fresh config."""
     home = tmp_path_factory.mktemp("jupyter")
-    port = _free_port()
+    port = free_port()
     # A scratch copy: JupyterLab autosaves outputs, and the committed notebooks stay clean.
     shutil.copytree(ROOT / "notebooks", home / "notebooks")
     runtime = home / "runtime"
@@ -153,21 +128,7 @@ def _wait_for_lab(proc: subprocess.Popen, runtime: Path, log: Path) -> Lab:
     )
 
 
-@pytest.fixture
-def page(lab):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-def test_make_lab_opens_the_contents_notebook(lab, page):
+def test_make_lab_opens_the_contents_notebook(page, lab):
     """The learner's browser lands on 00_contents.ipynb, open in the main area."""
     page.goto(lab.open_page)
     tab = page.locator(CURRENT_TAB)
@@ -179,7 +140,7 @@ def test_make_lab_opens_the_contents_notebook(lab, page):
     page.screenshot(path=str(ARTIFACTS / "make-lab-contents.png"), full_page=False)
 
 
-def test_playground_sliders_rerun_generation(lab, page):
+def test_playground_sliders_rerun_generation(page, lab):
     try:
         _drive_playground(page, lab.url, lab.token)
     except BaseException:

@@ -15,7 +15,7 @@ from tests.lesson_answers import learner, reference
 from vlesson import envvars
 from vlesson.lesson import check
 
-pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("scratch_progress")]
+pytestmark = pytest.mark.usefixtures("scratch_progress")
 ROOT = Path(__file__).resolve().parents[2]
 
 

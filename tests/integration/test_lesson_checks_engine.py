@@ -12,7 +12,7 @@ import pytest
 from tests.lesson_answers import learner, reference
 from vlesson.lesson import check
 
-pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("scratch_progress")]
+pytestmark = pytest.mark.usefixtures("scratch_progress")
 
 
 def wrong(code: str, name: str):
