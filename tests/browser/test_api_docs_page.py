@@ -59,6 +59,7 @@ def test_docs_list_every_operation_from_local_assets(page, api_url):
     page.locator(".opblock-summary-path").first.wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "api-docs.png"), full_page=True)
     shown = page.eval_on_selector_all(".opblock-summary-path", PATHS)
-    assert sorted(p.replace("\u200b", "").strip() for p in shown) == sorted(spec["paths"])
+    shown = sorted(path.replace("\u200b", "").strip() for path in shown)
+    assert shown == sorted(spec["paths"])
     elsewhere = [u for u in requested if not u.startswith(api_url)]
     assert not elsewhere, f"/docs loaded {elsewhere}"

@@ -49,6 +49,7 @@ ALL_CELLS_RAN = """() => {
     return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
 }"""
 
+
 @dataclass
 class Lab:
     """JupyterLab as `make lab` started it."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import vlesson as vl
-from tests.lesson_answers import learner, reference
+from tests.lesson_answers import reference
 from vlesson import envvars
 from vlesson.lesson import check
 

@@ -12,7 +12,6 @@ import pytest
 
 from tests.lesson_answers import (
     FakeEngine,
-    learner,
     reference,
     request_output,
     says,

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.lesson_answers import learner, reference, request_output, says, source
+from tests.lesson_answers import reference, request_output, says, source
 from vlesson.facts import EngineFacts
 from vlesson.lesson.check import models_memory as checks
 

@@ -9,7 +9,6 @@ import pytest
 
 from tests.lesson_answers import (
     FakeEngine,
-    learner,
     reference,
     request_output,
     says,
@@ -219,7 +218,10 @@ def test_bench_on_a_class_server_grades_latencies_on_sample_figures(name):
         "sample figures only",
     )
     body, hint = BENCH_WRONG[name]
-    says(checks.bench_figures(source(BENCH_HEAD + body)["bench_figures"], FakeServer()),
-         "wrong", hint)
+    says(
+        checks.bench_figures(source(BENCH_HEAD + body)["bench_figures"], FakeServer()),
+        "wrong",
+        hint,
+    )
     stub = source(BENCH_HEAD + "    raise NotImplementedError\n")["bench_figures"]
     says(checks.bench_figures(stub, FakeServer()), "not attempted")
