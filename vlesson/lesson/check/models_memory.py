@@ -190,46 +190,45 @@ def model_predictions(predictions: Mapping[str, str], table: Any) -> str:
         predictions
     ), f"predictions is a dict with the keys {', '.join(PREDICTION_KEYS)}"
     if table is None:
-        return _predictions_by_size(predictions)
-    per_model = table.groupby("model", sort=False)[["load_s", "gen_tok_s"]].mean()
-    _check_names(predictions, list(per_model.index))
-    slower = per_model["load_s"].idxmax()
-    faster = per_model["gen_tok_s"].idxmax()
-    assert predictions["loads_slower"] == slower, (
-        f"the measurement says {slower} loads slower: compare the two models' "
-        "weights and vocabularies (vl.models.describe)"
-    )
-    assert predictions["generates_faster"] == faster, (
-        f"the measurement says {faster} generates more tokens per second: each "
-        "step multiplies every weight once - which model has fewer?"
-    )
-    return "your predictions match the measurement: size decides load time and speed"
-
-
-def _check_names(predictions: Mapping[str, str], names: list[str]) -> None:
+        sizes = {name: model.parameters_m for name, model in OFFLINE_MODELS.items()}
+        names = list(sizes)
+        slower, faster = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
+        why_slower = (
+            f"{slower} has {sizes[slower]}M weights, {faster} {sizes[faster]}M: which "
+            "one has more to read from disk and place in memory?"
+        )
+        why_faster = (
+            f"{faster} has {sizes[faster]}M weights, {slower} {sizes[slower]}M: each "
+            "step multiplies every weight once - which model has fewer?"
+        )
+        right = (
+            "your predictions match the models' sizes: more weights, slower to load "
+            "and to generate. Judged by size, not measured: "
+            + local_only("Comparing two models (exercise 2.1)")
+        )
+    else:
+        per_model = table.groupby("model", sort=False)[["load_s", "gen_tok_s"]].mean()
+        names = list(per_model.index)
+        slower = per_model["load_s"].idxmax()
+        faster = per_model["gen_tok_s"].idxmax()
+        why_slower = (
+            f"the measurement says {slower} loads slower: compare the two models' "
+            "weights and vocabularies (vl.models.describe)"
+        )
+        why_faster = (
+            f"the measurement says {faster} generates more tokens per second: each "
+            "step multiplies every weight once - which model has fewer?"
+        )
+        right = (
+            "your predictions match the measurement: size decides load time and speed"
+        )
     for key in PREDICTION_KEYS:
         assert predictions[key] in names, (
             f"predictions[{key!r}] is {predictions[key]!r}: name one of {names}"
         )
-
-
-def _predictions_by_size(predictions: Mapping[str, str]) -> str:
-    sizes = {name: model.parameters_m for name, model in OFFLINE_MODELS.items()}
-    _check_names(predictions, list(sizes))
-    larger, smaller = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
-    assert predictions["loads_slower"] == larger, (
-        f"{larger} has {sizes[larger]}M weights, {smaller} {sizes[smaller]}M: which "
-        "one has more to read from disk and place in memory?"
-    )
-    assert predictions["generates_faster"] == smaller, (
-        f"{smaller} has {sizes[smaller]}M weights, {larger} {sizes[larger]}M: each "
-        "step multiplies every weight once - which model has fewer?"
-    )
-    return (
-        "your predictions match the models' sizes: more weights, slower to load and to "
-        "generate. Judged by size, not measured: "
-        + local_only("Comparing two models (exercise 2.1)")
-    )
+    assert predictions["loads_slower"] == slower, why_slower
+    assert predictions["generates_faster"] == faster, why_faster
+    return right
 
 
 # -- 2.12 where vLLM finds the quantization -------------------------------------------
