@@ -4,7 +4,6 @@ browser download is not used: `make browser` installs chromium as root)."""
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +20,3 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-
-def free_port() -> int:
-    """Return a loopback port no one listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

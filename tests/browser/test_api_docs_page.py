@@ -16,7 +16,8 @@ import urllib.request
 
 import pytest
 
-from tests.browser.chromium import ARTIFACTS, free_port
+from tests.browser.chromium import ARTIFACTS
+from vlesson.serving.process import free_port
 
 SERVE = """
 import sys, uvicorn

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.chromium import ARTIFACTS, ROOT, free_port
+from tests.browser.chromium import ARTIFACTS, ROOT
+from vlesson.serving.process import free_port
 
 pytestmark = pytest.mark.engine  # the playground generates on the real engine
 CONTENTS = "00_contents.ipynb"
