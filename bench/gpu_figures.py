@@ -82,6 +82,27 @@ def start(**engine_kwargs):
     return llm, time.perf_counter() - t
 
 
+def bare_vllm(llm, batch: int, tokens: int) -> float:
+    """Return tok/s of the same workload as ``throughput`` through plain
+    ``LLM.generate``, on the same engine: what vlesson adds is the difference."""
+    from vllm import SamplingParams
+
+    prompts = [f"Story {i}: once upon a time" for i in range(batch)]
+    params = SamplingParams(temperature=0.8, max_tokens=tokens, seed=0, ignore_eos=True)
+    seconds = best_seconds(lambda: llm.generate(prompts, params, use_tqdm=False), 2)
+    return batch * tokens / seconds
+
+
+def overhead_table(llm, figures: dict) -> None:
+    """vlesson's generate against plain vLLM on the same engine, batch 1 and 64."""
+    print("\n== vlesson against plain LLM.generate, same engine ==")
+    for label, batch, tokens, key in (("one stream, 128", 1, 128, "stream128"),
+                                      ("batch 64 x 64", 64, 64, 64)):
+        bare = bare_vllm(llm, batch, tokens)
+        print(f"{label}: plain vLLM {bare:10.1f} tok/s, vlesson {figures[key]:10.1f} "
+              f"tok/s -> vlesson's overhead {1 - figures[key] / bare:+.1%}")
+
+
 def speed_table(batches: list[int]) -> dict:
     """vlesson's defaults on this GPU: load, TTFT, tok/s per batch size."""
     llm, load = start()
@@ -93,6 +114,7 @@ def speed_table(batches: list[int]) -> dict:
         print(f"batch {batch:4d} x 64 tokens: {figures[batch]:10.1f} tok/s")
     figures["stream128"] = throughput(llm, 1, 128)
     print(f"one stream, 128 tokens: {figures['stream128']:.1f} tok/s")
+    overhead_table(llm, figures)
     return figures
 
 

@@ -15,6 +15,10 @@
 #       mkdir -p /tmp/project && tar xf .gpu/extra/project.tar -C /tmp/project && bash
 #       /tmp/project/scripts/gpu_session.sh install   - and use that path in the runs below)
 #   3. the long steps, back to back, each under the 600 s a run may take:
+#        bash scripts/gpu_session.sh start                 # bench/gpu_engine_start.py
+#        bash scripts/gpu_session.sh lanes "03" "06 00" "07 02" "01 04 05" "api classroom"
+#        bash scripts/gpu_session.sh wait 540              # lanes in the background: again
+#                                                   # until all are done; logs come back
 #        bash scripts/gpu_session.sh notebooks 03          # one pytest (nbval) per notebook
 #        bash scripts/gpu_session.sh api                   # tests/integration/test_api_server.py
 #        bash scripts/gpu_session.sh classroom             # test_remote.py + test_classroom.py
@@ -100,6 +104,50 @@ notebook() {
   pytest_run "nb$1" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 "$file"
 }
 
+lanes() {  # lanes "03" "01 04" "api classroom": one background lane per argument
+  # Each lane runs its steps one after another in a session of its own (setsid), so it
+  # outlives this run while the machine stays warm; `wait` collects them. Every engine
+  # takes LANE_SHARE of the GPU ($VLESSON_GPU_MEMORY_UTILIZATION), so they fit side by side.
+  local i=0 lane
+  free_gpu
+  mkdir -p /tmp/gpu-logs && rm -f /tmp/gpu-logs/lane-*
+  for lane in "$@"; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086
+    OUT=/tmp/gpu-logs FREE_GPU=0 VLESSON_GPU_MEMORY_UTILIZATION=${LANE_SHARE:-0.08} \
+      setsid nohup bash "$project/scripts/gpu_session.sh" lane "$i" $lane \
+      > "/tmp/gpu-logs/lane-$i.out" 2>&1 < /dev/null &
+  done
+  echo "$i lanes started: $*"
+}
+
+lane() {  # lane N STEP...: notebooks by number, api, classroom; then lane-N.done
+  local n=$1 step
+  shift
+  for step in "$@"; do
+    case "$step" in
+      api|classroom) bash "$project/scripts/gpu_session.sh" "$step" ;;
+      *) notebook "$step" ;;
+    esac
+  done
+  touch "/tmp/gpu-logs/lane-$n.done"
+}
+
+wait_lanes() {  # wait_lanes SECONDS: until every lane is done or SECONDS pass; logs to $OUT
+  local limit=${1:-540} started total done
+  started=$(date +%s)
+  total=$(ls /tmp/gpu-logs/lane-*.out 2>/dev/null | wc -l)
+  while :; do
+    done=$(ls /tmp/gpu-logs/lane-*.done 2>/dev/null | wc -l)
+    [ "$done" -ge "$total" ] && break
+    [ $(($(date +%s) - started)) -ge "$limit" ] && break
+    sleep 5
+  done
+  echo "lanes done: $done of $total"
+  cat /tmp/gpu-logs/summary.txt 2>/dev/null
+  tar czf "$out/lane-logs.tgz" -C /tmp/gpu-logs . 2>/dev/null
+}
+
 if [ "${1:-}" = stage ]; then stage; exit; fi
 if [ "${1:-}" = install ]; then install; exit; fi
 # shellcheck disable=SC1090
@@ -117,10 +165,14 @@ case "$step" in
     else
       for nb in "$@"; do notebook "$nb"; done
     fi ;;
+  lanes) lanes "$@" ;;
+  lane) lane "$@" ;;
+  wait) wait_lanes "$@" ;;
+  start) timed engine-start python3 bench/gpu_engine_start.py "$@" ;;
   api) pytest_run api tests/integration/test_api_server.py "$@" ;;
   classroom) pytest_run classroom tests/unit/test_remote.py tests/integration/test_classroom.py "$@" ;;
   figures) timed figures python3 bench/gpu_figures.py "$@" ;;
   pytest) pytest_run "${NAME:-pytest}" "$@" ;;
-  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|api|classroom|figures|pytest ARGS" >&2
+  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|lanes \"NN NN\"...|wait [S]|start|api|classroom|figures|pytest ARGS" >&2
      exit 2 ;;
 esac

@@ -18,7 +18,7 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vlesson import facts, models
+from vlesson import envvars, facts, models
 from vlesson.compat import stdout_with_fileno
 from vlesson.names import did_you_mean
 from vlesson.remote import (
@@ -133,15 +133,40 @@ GPU_DEFAULTS: dict[str, Any] = {
     # but a lesson runs two at once (a notebook's engine and a `!vlesson ...` command):
     # the second then fails with "Free memory on device ... less than desired" (seen
     # on an H100). 0.4 leaves room for both; 135M weights need well under 1 GiB.
+    # $VLESSON_GPU_MEMORY_UTILIZATION changes it (several notebooks on one GPU).
     "gpu_memory_utilization": 0.4,
 }
 """Engine defaults applied on a GPU; anything the caller passes wins."""
+
+GPU_ENVIRONMENT = {
+    # vLLM forks its engine core on a GPU. A process that already ran torch on the CPU
+    # (a notebook that wrote the GPTQ copy, measured memory, or a learner's own torch
+    # cell) forks a child that never reports ready: notebook 03 hung for good on an
+    # H200. A spawned child starts clean (bench/gpu_engine_start.py has the figures).
+    "VLLM_WORKER_MULTIPROC_METHOD": "spawn",
+}
+"""Environment defaults for vLLM on a GPU; a value the user set wins."""
+
+
+def gpu_defaults() -> dict[str, Any]:
+    """Return the engine defaults for a GPU; anything the caller passes wins."""
+    defaults = dict(GPU_DEFAULTS)
+    fraction = os.environ.get(envvars.GPU_MEMORY_UTILIZATION)
+    if fraction:
+        try:
+            defaults["gpu_memory_utilization"] = float(fraction)
+        except ValueError:
+            raise ValueError(
+                f"{envvars.GPU_MEMORY_UTILIZATION} must be a number in (0, 1], got "
+                f"{fraction!r} - try 0.2"
+            ) from None
+    return defaults
 
 
 def engine_defaults(given: Collection[str] = ()) -> dict[str, Any]:
     """Return the defaults vlesson adds on this machine, less those that the engine
     arguments named in ``given`` take over."""
-    defaults = cpu_defaults() if is_cpu() else dict(GPU_DEFAULTS)
+    defaults = cpu_defaults() if is_cpu() else gpu_defaults()
     if "gpu_memory_utilization" in given:  # the caller's fraction decides the KV cache
         defaults.pop("kv_cache_memory_bytes", None)
     if "max_num_batched_tokens" in given:  # a step budget below max_model_len needs
@@ -150,10 +175,9 @@ def engine_defaults(given: Collection[str] = ()) -> dict[str, Any]:
 
 
 def apply_environment() -> None:
-    """Set vlesson's vLLM environment defaults on a CPU; a GPU keeps vLLM's own."""
-    if is_cpu():
-        for name, value in CPU_ENVIRONMENT.items():
-            os.environ.setdefault(name, value)
+    """Set vlesson's vLLM environment defaults for this machine (CPU or GPU)."""
+    for name, value in (CPU_ENVIRONMENT if is_cpu() else GPU_ENVIRONMENT).items():
+        os.environ.setdefault(name, value)
 
 
 def effective_engine_args(

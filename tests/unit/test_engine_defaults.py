@@ -55,3 +55,32 @@ def test_an_offline_model_loads_without_a_bar_over_its_one_file_unless_asked(on_
     assert engine.effective_engine_args()["use_tqdm_on_load"] is False
     assert engine.effective_engine_args(use_tqdm_on_load=True)["use_tqdm_on_load"]
     assert "use_tqdm_on_load" not in engine.effective_engine_args("facebook/opt-125m")
+
+
+@pytest.fixture
+def on_gpu(monkeypatch):
+    monkeypatch.setattr(engine, "is_cpu", lambda: False)
+
+
+def test_a_gpu_engine_core_is_spawned_not_forked(on_gpu, monkeypatch):
+    # A forked engine core never came up after torch CPU work (notebook 03 on an H200).
+    for name in ("VLLM_WORKER_MULTIPROC_METHOD", "VLLM_ENABLE_V1_MULTIPROCESSING"):
+        monkeypatch.setenv(name, "")  # restored (or removed) after the test
+        monkeypatch.delenv(name)
+    engine.apply_environment()
+    assert engine.os.environ["VLLM_WORKER_MULTIPROC_METHOD"] == "spawn"
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in engine.os.environ
+    monkeypatch.setenv("VLLM_WORKER_MULTIPROC_METHOD", "fork")  # the user's choice wins
+    engine.apply_environment()
+    assert engine.os.environ["VLLM_WORKER_MULTIPROC_METHOD"] == "fork"
+
+
+def test_a_shared_gpu_takes_the_share_from_the_environment(on_gpu, monkeypatch):
+    monkeypatch.setenv("VLESSON_GPU_MEMORY_UTILIZATION", "0.1")
+    assert engine.effective_engine_args()["gpu_memory_utilization"] == 0.1
+    assert engine.effective_engine_args(gpu_memory_utilization=0.3)[
+        "gpu_memory_utilization"] == 0.3
+    monkeypatch.setenv("VLESSON_GPU_MEMORY_UTILIZATION", "half")
+    with pytest.raises(ValueError, match="VLESSON_GPU_MEMORY_UTILIZATION must be a "
+                       "number in \\(0, 1\\], got 'half'"):
+        engine.effective_engine_args()

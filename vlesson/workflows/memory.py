@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
+from vlesson import engine, envvars
 from vlesson.engine import get_llm
 from vlesson.facts import engine_facts
 
@@ -127,6 +128,22 @@ def kv_cache_report(llm: LLM) -> dict[str, Any]:
         "max_model_len": facts.max_model_len,
         "max_concurrency": round(facts.max_concurrency or 0.0, 2),
     }
+
+
+def sheet_fractions() -> tuple[float, float]:
+    """Return the two memory fractions exercise 2.6 compares on this machine.
+
+    On a GPU the sheet's 0.5 and 0.9; on a GPU shared through
+    ``$VLESSON_GPU_MEMORY_UTILIZATION``, half and all of that share. On a CPU 0.25 and
+    0.35 of the RAM less what this process holds (0.9 would starve the machine; 0.15
+    left 0.13 GiB, too little for one 8,192-token request in float32).
+    """
+    if engine.is_cpu():
+        return (0.25, 0.35)
+    if os.environ.get(envvars.GPU_MEMORY_UTILIZATION):
+        share = engine.gpu_defaults()["gpu_memory_utilization"]
+        return (share / 2, share)
+    return (0.5, 0.9)
 
 
 def compare_fractions(
