@@ -20,9 +20,9 @@ import sys
 import time
 
 CHOICES = {
-    "fork": {"VLLM_WORKER_MULTIPROC_METHOD": "fork"},
     "spawn": {"VLLM_WORKER_MULTIPROC_METHOD": "spawn"},
     "in-process": {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"},
+    "fork": {"VLLM_WORKER_MULTIPROC_METHOD": "fork"},
 }
 """vLLM's environment for each way of starting the engine core."""
 
@@ -38,8 +38,8 @@ figures = {}
 t = time.perf_counter()
 llm = vl.get_llm()
 figures["ready_s"] = time.perf_counter() - t
-gen = vl.generate(llm, "The capital of France is", {"temperature": 0, "max_tokens": 8},
-                  use_tqdm=False)
+(gen,) = vl.generate(llm, ["The capital of France is"],
+                     {"temperature": 0, "max_tokens": 8}, use_tqdm=False)
 figures["text"] = gen.text
 figures["gpu_used_mib"] = memory.gpu_used_mib()
 if sys.argv[1] == "second":
@@ -80,7 +80,7 @@ def run_choice(name: str, deadline: float, second: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--deadline", type=float, default=150)
+    parser.add_argument("--deadline", type=float, default=200)
     parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=CHOICES)
     args = parser.parse_args()
     print(f"{'choice':>11} {'result':>8} {'ready s':>8} {'2nd ready s':>12} "

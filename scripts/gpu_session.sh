@@ -16,15 +16,13 @@
 #       /tmp/project/scripts/gpu_session.sh install   - and use that path in the runs below)
 #   3. the long steps, back to back, each under the 600 s a run may take:
 #        bash scripts/gpu_session.sh start                 # bench/gpu_engine_start.py
-#        bash scripts/gpu_session.sh lanes "03" "06 00" "07 02" "01 04 05" "api classroom"
+#        bash scripts/gpu_session.sh lanes "03 00 02 05" "01 04 06 07"   # one lane per GPU
 #        bash scripts/gpu_session.sh wait 540              # lanes in the background: again
 #                                                   # until all are done; logs come back
 #        bash scripts/gpu_session.sh notebooks 03          # one pytest (nbval) per notebook
 #        bash scripts/gpu_session.sh api                   # tests/integration/test_api_server.py
 #        bash scripts/gpu_session.sh classroom             # test_remote.py + test_classroom.py
-#        PARALLEL=1 bash scripts/gpu_session.sh notebooks 00 02 07   # at once: one engine each
-#                                                   # (0.4 of the GPU each; not tried yet)
-#        bash scripts/gpu_session.sh notebooks 01 ...      # the others one by one (two engines)
+#        bash scripts/gpu_session.sh notebooks 01 04 ...   # one after another
 #        bash scripts/gpu_session.sh figures               # bench/gpu_figures.py, about 210 s
 #  Logs and a summary (one line per step: name, exit status, seconds) go to $OUT (the device
 #  tool's folder that comes back) or /tmp/gpu-logs. LIMIT caps each pytest (default 570 s), so a
@@ -104,19 +102,26 @@ notebook() {
   pytest_run "nb$1" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 "$file"
 }
 
-lanes() {  # lanes "03" "01 04" "api classroom": one background lane per argument
+lanes() {  # lanes "03 00" "01 04": one background lane per argument, one GPU each
   # Each lane runs its steps one after another in a session of its own (setsid), so it
-  # outlives this run while the machine stays warm; `wait` collects them. Every engine
-  # takes LANE_SHARE of the GPU ($VLESSON_GPU_MEMORY_UTILIZATION), so they fit side by side.
-  local i=0 lane
+  # outlives this run while the machine stays warm; `wait` collects them. One GPU a lane:
+  # six lanes on one H200 (0.08 of it each) failed, vLLM 0.24's memory profiling sees
+  # another process free memory meanwhile ("Error in memory profiling") or leaves no KV
+  # cache. Several lanes need as many GPUs (nvidia-h200-x2: two lanes).
+  local i=0 lane gpus
+  gpus=$(nvidia-smi --list-gpus 2>/dev/null | wc -l)
+  if [ "$#" -gt "${gpus:-0}" ]; then
+    echo "gpu_session: $# lanes need $# GPUs, this machine has ${gpus:-0}" >&2
+    return 2
+  fi
   free_gpu
   mkdir -p /tmp/gpu-logs && rm -f /tmp/gpu-logs/lane-*
   for lane in "$@"; do
-    i=$((i + 1))
     # shellcheck disable=SC2086
-    OUT=/tmp/gpu-logs FREE_GPU=0 VLESSON_GPU_MEMORY_UTILIZATION=${LANE_SHARE:-0.08} \
-      setsid nohup bash "$project/scripts/gpu_session.sh" lane "$i" $lane \
-      > "/tmp/gpu-logs/lane-$i.out" 2>&1 < /dev/null &
+    OUT=/tmp/gpu-logs FREE_GPU=0 CUDA_VISIBLE_DEVICES=$i \
+      setsid nohup bash "$project/scripts/gpu_session.sh" lane "$((i + 1))" $lane \
+      > "/tmp/gpu-logs/lane-$((i + 1)).out" 2>&1 < /dev/null &
+    i=$((i + 1))
   done
   echo "$i lanes started: $*"
 }
@@ -126,7 +131,7 @@ lane() {  # lane N STEP...: notebooks by number, api, classroom; then lane-N.don
   shift
   for step in "$@"; do
     case "$step" in
-      api|classroom) bash "$project/scripts/gpu_session.sh" "$step" ;;
+      api|classroom|start) bash "$project/scripts/gpu_session.sh" "$step" ;;
       *) notebook "$step" ;;
     esac
   done
@@ -156,15 +161,7 @@ cd "$project"
 step=${1:-}
 shift || true
 case "$step" in
-  notebooks)
-    if [ "${PARALLEL:-0}" = 1 ]; then
-      free_gpu
-      for nb in "$@"; do FREE_GPU=0 notebook "$nb" > /dev/null & done
-      wait
-      cat "$out"/summary.txt
-    else
-      for nb in "$@"; do notebook "$nb"; done
-    fi ;;
+  notebooks) for nb in "$@"; do notebook "$nb"; done ;;
   lanes) lanes "$@" ;;
   lane) lane "$@" ;;
   wait) wait_lanes "$@" ;;
