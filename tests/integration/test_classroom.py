@@ -250,9 +250,13 @@ def test_the_slider_panel_and_next_token_view_on_the_server(llm, remote_llm):
     assert served.reshaped.kept == 1 and served.error is None
 
 
-def test_a_sweep_on_the_server_is_one_request_per_setting_and_reproducible(
+def test_a_sweep_on_the_server_is_one_seeded_request_per_setting(
     remote_llm, monkeypatch
 ):
+    """Each setting is one request with the sweep's seed. The same text twice is not
+    asserted: a server batches whatever arrives, and vLLM repeats a seeded request
+    exactly only in the same batch (or with its batch-invariant kernels, which the CPU
+    build lacks); on a bf16 server the second sweep parted at its 5th token."""
     from vlesson.workflows import sweep
 
     sent = []
@@ -270,8 +274,11 @@ def test_a_sweep_on_the_server_is_one_request_per_setting_and_reproducible(
 
     table, again = run(), run()
     assert [len(job.prompts) for job in sent] == [2] * 8  # 4 settings x 2 runs
-    assert list(table["text"]) == list(again["text"])
-    assert len(table) == 8 and (table["num_tokens"] <= 8).all()
+    assert [job.fields["seed"] for job in sent] == [5] * 8
+    settings = {(job.fields["temperature"], job.fields["top_p"]) for job in sent}
+    assert len(settings) == 4
+    for frame in (table, again):
+        assert len(frame) == 8 and (frame["num_tokens"] <= 8).all()
     assert table["mean_logprob"].lt(0).all()  # logprobs came back through the API
 
 
