@@ -16,7 +16,7 @@ from _pytest.compat import legacy_path
 from nbval.plugin import IPyNbFile
 
 from vlesson import envvars
-from vlesson.lesson import build
+from vlesson.exercises import build
 
 os.environ.setdefault(envvars.EXPECT_CHECKS, "right")
 os.environ.setdefault(

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from tests.lesson_answers import learner, reference
-from vlesson.lesson import check
+from vlesson.exercises import check
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

@@ -8,8 +8,8 @@ import shlex
 import pytest
 
 from tests.lesson_answers import learner, reference
+from vlesson.exercises import check
 from vlesson.facts import EngineFacts
-from vlesson.lesson import check
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

@@ -7,7 +7,6 @@ runs the same checks in tests/integration/test_lesson_checks_engine.py.
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.lesson_answers import (
@@ -17,7 +16,7 @@ from tests.lesson_answers import (
     says,
     source,
 )
-from vlesson.lesson.check import batch_log_cache as checks
+from vlesson.exercises.check import batch_log_cache as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.lesson_answers import reference, request_output, says, source
+from vlesson.exercises.check import models_memory as checks
 from vlesson.facts import EngineFacts
-from vlesson.lesson.check import models_memory as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.lesson_answers import learner, reference
-from vlesson.lesson import check
+from vlesson.exercises import check
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

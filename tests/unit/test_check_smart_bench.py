@@ -3,7 +3,6 @@ stubs are "not attempted" (a fake engine here; the real one runs the notebook)."
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 
@@ -14,7 +13,7 @@ from tests.lesson_answers import (
     says,
     source,
 )
-from vlesson.lesson.check import smart_bench as checks
+from vlesson.exercises.check import smart_bench as checks
 from vlesson.remote import RemoteLLM
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from tests.lesson_answers import FakeEngine, learner, reference, request_output, says
-from vlesson.lesson.check import web_api as checks
+from vlesson.exercises.check import web_api as checks
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vlesson.lesson.distribution import (
+from vlesson.playground.distribution import (
     candidates_from_step,
     entropy,
     first_difference,

@@ -9,8 +9,8 @@ import pytest
 import vlesson as vl
 from tests.lesson_answers import run_cell
 from vlesson import envvars
-from vlesson.lesson import exercises, grading, hints, progress
-from vlesson.lesson.grading import Verdict, checkpoint
+from vlesson.exercises import grading, hints, progress, registry
+from vlesson.exercises.grading import Verdict, checkpoint
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
@@ -100,11 +100,11 @@ def test_unknown_exercise_ids_fail_when_declared():
 
 
 def test_the_registry_covers_the_whole_sheet():
-    ids = [e.id for e in exercises.EXERCISES]
+    ids = [e.id for e in registry.EXERCISES]
     assert ids == [f"2.{n}" for n in range(1, 16)] + ["challenge", "bonus"] + [
         f"self-{n}" for n in range(1, 8)
     ]
-    marks = {e.id: e.mark for e in exercises.EXERCISES}
+    marks = {e.id: e.mark for e in registry.EXERCISES}
     assert marks["2.1"] == "🟢" and marks["2.5"] == "🟡" and marks["2.9"] == "🔴"
 
 
@@ -114,7 +114,7 @@ def test_progress_table_persists_and_shows_every_exercise(scratch_progress):
     on_disk = json.loads(scratch_progress.read_text())
     assert on_disk["exercises"]["2.8"]["state"] == "passed"
     table = vl.progress()  # a fresh read, as after a kernel restart
-    assert len(table) == len(exercises.EXERCISES)
+    assert len(table) == len(registry.EXERCISES)
     assert table.loc["2.8", "status"] == "passed" and table.loc["2.8", "date"]
     assert table.loc["2.3", "status"] == "not attempted"
     assert table.loc["2.3", "hints"] == 1
@@ -127,7 +127,7 @@ def test_a_damaged_progress_file_starts_afresh(scratch_progress):
 
 
 def test_hints_come_one_at_a_time_then_point_to_the_solution():
-    count = len(exercises.get("2.7").hints)
+    count = len(registry.get("2.7").hints)
     seen = [str(vl.hint("2.7")) for _ in range(count)]
     assert [f"Hint {n}/{count}" in s for n, s in enumerate(seen, 1)] == [True] * count
     assert len(set(seen)) == count
@@ -135,7 +135,7 @@ def test_hints_come_one_at_a_time_then_point_to_the_solution():
 
 
 def test_no_hint_hands_over_a_recipe():
-    for ex in exercises.EXERCISES:
+    for ex in registry.EXERCISES:
         for text in ex.hints:
             assert "```" not in text and "def " not in text, (ex.id, text)
 
@@ -150,5 +150,5 @@ def test_solution_shows_the_source_notebooks_answer_and_records_it():
 
 def test_the_package_ships_no_reference_answers():
     with pytest.raises(ImportError):
-        import vlesson.lesson.solutions  # noqa: F401
+        import vlesson.exercises.solutions  # noqa: F401
     assert not hasattr(vl, "solutions")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vlesson import envvars
-from vlesson.lesson import build
+from vlesson.exercises import build
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -123,9 +123,9 @@ def test_build_never_overwrites_and_reset_keeps_the_old_copy(tmp_path):
     ["2.2", "2.3", "2.4", "2.7", "2.8", "2.15"] + [f"self-{n}" for n in range(1, 8)],
 )
 def test_every_exercise_of_01_and_07_has_a_worked_answer(exercise):
-    from vlesson.lesson import exercises
+    from vlesson.exercises import registry
 
-    notebook = exercises.get(exercise).notebook
+    notebook = registry.get(exercise).notebook
     source = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
     parts = build.solution_parts(source, exercise)
     assert parts and all("BEGIN SOLUTION" not in p for p in parts)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vlesson.lesson import build, exercises
+from vlesson.exercises import build, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ["2.1", "2.5", "2.6", "2.9", "2.10", "2.11", "2.12", "2.13", "2.14"]
@@ -16,7 +16,7 @@ EXERCISES += ["challenge", "bonus"]
 
 
 def source(exercise: str) -> dict:
-    notebook = exercises.get(exercise).notebook
+    notebook = registry.get(exercise).notebook
     return json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
 
 

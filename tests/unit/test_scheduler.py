@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vlesson.lesson import scheduler
+from vlesson.playground import scheduler
 
 
 def metric(name, value, **labels):

@@ -11,7 +11,7 @@ from vllm.logprobs import Logprob
 
 from vlesson.facts import EngineFacts
 from vlesson.generate import Generation
-from vlesson.lesson import render, streaming, widgets
+from vlesson.playground import render, streaming, widgets
 from vlesson.sampling import PARAMS, ParamError
 
 
@@ -332,7 +332,7 @@ def test_an_unchanged_value_costs_no_generation():
 def test_a_bad_seed_shows_in_the_panel_and_the_log_without_generating(caplog):
     llm = RecordingLLM()
     panel = widgets.panel(llm, "Hello")
-    with caplog.at_level(logging.WARNING, logger="vlesson.lesson.widgets"):
+    with caplog.at_level(logging.WARNING, logger="vlesson.playground.widgets"):
         panel.controls["seed"].value = "abc"
     assert len(llm.llm_engine.added) == 1
     assert "seed must be an integer" in panel.error
@@ -351,7 +351,7 @@ def test_an_empty_prompt_is_an_error_not_a_request():
 
 def test_an_engine_failure_is_shown_and_logged_never_raised(caplog):
     llm = RecordingLLM(fail=RuntimeError("engine died"))
-    with caplog.at_level(logging.ERROR, logger="vlesson.lesson.widgets"):
+    with caplog.at_level(logging.ERROR, logger="vlesson.playground.widgets"):
         panel = widgets.panel(llm, "Hello")
     assert (
         "generation failed: RuntimeError: engine died"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from vlesson.lesson.grading import checkpoint, learner_error
-from vlesson.lesson.recording import Recorder
+from vlesson.exercises.grading import checkpoint, learner_error
+from vlesson.exercises.recording import Recorder
 
 __all__ = ["request_handler"]
 

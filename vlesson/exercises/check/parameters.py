@@ -22,9 +22,9 @@ from vlesson.compat import (
     quantization_methods,
     validation_errors,
 )
+from vlesson.exercises.grading import NotAttempted, checkpoint
 from vlesson.files import read_jsonl
 from vlesson.generate import LESSON_PROMPTS, from_request_output
-from vlesson.lesson.grading import NotAttempted, checkpoint
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,8 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from vlesson.exercises.grading import checkpoint
 from vlesson.facts import engine_facts
-from vlesson.lesson.grading import checkpoint
 from vlesson.models import OFFLINE_MODELS
 from vlesson.remote import local_only
 

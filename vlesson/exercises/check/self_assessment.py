@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from vlesson import settings
 from vlesson.compat import flexible_argument_parser
 from vlesson.engine import is_remote
+from vlesson.exercises.grading import checkpoint
 from vlesson.facts import engine_facts
 from vlesson.generate import generate as run
-from vlesson.lesson.grading import checkpoint
 from vlesson.remote import local_only
 from vlesson.sampling import ParamError, describe, make_sampling_params
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vlesson.engine import is_remote
-from vlesson.lesson.grading import checkpoint
-from vlesson.lesson.recording import Recorder
+from vlesson.exercises.grading import checkpoint
+from vlesson.exercises.recording import Recorder
 
 __all__ = ["bench_figures", "rerank_weights", "variations"]
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from vlesson import paths
-from vlesson.lesson import build, exercises, progress
+from vlesson.exercises import build, progress, registry
 
 
 class Help(str):
@@ -26,7 +26,7 @@ class Help(str):
 
 def hint(exercise: str) -> Help:
     """Return the next hint for an exercise (one more each call)."""
-    ex = exercises.get(exercise)
+    ex = registry.get(exercise)
     if not ex.hints:
         return Help(
             f"**{ex.id}** has no hints; `vl.solution({ex.id!r})` shows the answer."
@@ -45,7 +45,7 @@ def hint(exercise: str) -> Help:
 
 def solution(exercise: str) -> Help:
     """Show the reference answer of an exercise, and record that it was revealed."""
-    ex = exercises.get(exercise)
+    ex = registry.get(exercise)
     source = paths.project_file("notebooks", f"{ex.notebook}.ipynb")
     notebook: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
     parts = build.solution_parts(notebook, ex.id)

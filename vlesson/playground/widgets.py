@@ -21,8 +21,8 @@ import ipywidgets as widgets
 
 from vlesson.engine import is_remote
 from vlesson.generate import Generation, candidates_from_step, run_logger
-from vlesson.lesson import remote_stream, render, streaming
-from vlesson.lesson.controls import (
+from vlesson.playground import remote_stream, render, streaming
+from vlesson.playground.controls import (
     COMPARE_SLIDERS,
     PANEL_MAX_TOKENS,
     PANEL_SLIDERS,
@@ -34,9 +34,14 @@ from vlesson.lesson.controls import (
     prompt_box,
     read,
 )
-from vlesson.lesson.distribution import TOP_N, Reshaped, next_token_logprobs, reshape
-from vlesson.lesson.render import distribution_html, error_html, settings_line
-from vlesson.lesson.streaming import Stream
+from vlesson.playground.distribution import (
+    TOP_N,
+    Reshaped,
+    next_token_logprobs,
+    reshape,
+)
+from vlesson.playground.render import distribution_html, error_html, settings_line
+from vlesson.playground.streaming import Stream
 from vlesson.sampling import ParamError, make_sampling_params
 
 if TYPE_CHECKING:

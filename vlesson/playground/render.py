@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vlesson.lesson.distribution import (
+from vlesson.playground.distribution import (
     TEMPERATURES,
     Reshaped,
     entropy,

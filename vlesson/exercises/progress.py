@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlesson import envvars, files, paths
-from vlesson.lesson import exercises
+from vlesson.exercises import registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +53,7 @@ def _now() -> str:
 
 
 def _update(exercise: str, **changes: Any) -> dict[str, Any]:
-    exercises.get(exercise)
+    registry.get(exercise)
     records = load()
     record = records.setdefault(exercise, {})
     record.update(changes, date=_now())
@@ -86,7 +86,7 @@ def table() -> list[dict[str, Any]]:
     """One row per exercise of the sheet, in the sheet's order."""
     records = load()
     rows = []
-    for ex in exercises.EXERCISES:
+    for ex in registry.EXERCISES:
         rec = records.get(ex.id, {})
         rows.append(
             {
@@ -115,5 +115,5 @@ def reset(exercise: str | None = None) -> None:
         files.write_atomic(path(), json.dumps({"version": 1, "exercises": {}}) + "\n")
         return
     records = load()
-    records.pop(exercises.get(exercise).id, None)
+    records.pop(registry.get(exercise).id, None)
     _save(records)

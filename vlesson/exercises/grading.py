@@ -10,7 +10,7 @@ A check answers exactly one of three things (``Verdict.status``):
   by the learner's own code becomes such a hint naming the learner's line.
 - ``"right"``: with one sentence of why it matters.
 
-Every verdict is recorded in the learner's progress (``vlesson.lesson.progress``).
+Every verdict is recorded in the learner's progress (``vlesson.exercises.progress``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from vlesson import envvars
-from vlesson.lesson import exercises, progress
+from vlesson.exercises import progress, registry
 
 Status = Literal["not attempted", "wrong", "right"]
 STATUSES: tuple[str, ...] = ("not attempted", "wrong", "right")
@@ -110,7 +110,7 @@ def checkpoint(exercise: str) -> Callable[[Callable[..., str]], Callable[..., Ve
     with a hint when one is wrong, and returns the "why it matters" sentence (or a
     ``(sentence, evidence)`` pair) when all is right.
     """
-    exercises.get(exercise)  # an unknown id fails at import, not in a lesson
+    registry.get(exercise)  # an unknown id fails at import, not in a lesson
 
     def decorate(fn: Callable[..., str]) -> Callable[..., Verdict]:
         @functools.wraps(fn)

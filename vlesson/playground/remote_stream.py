@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from vlesson.completions import Job, _completion, ids_to_name, request_fields
-from vlesson.lesson.streaming import Stream, can_run_in_background
+from vlesson.playground.streaming import Stream, can_run_in_background
 
 if TYPE_CHECKING:
     from vllm import SamplingParams

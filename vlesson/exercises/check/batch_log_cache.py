@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vlesson.lesson.grading import checkpoint
-from vlesson.lesson.recording import Recorder
+from vlesson.exercises.grading import checkpoint
+from vlesson.exercises.recording import Recorder
 
 __all__ = ["batch_files", "cache_key", "result_cache", "run_log", "sweep"]
 
