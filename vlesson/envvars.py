@@ -26,8 +26,4 @@ PROGRESS = "VLESSON_PROGRESS"
 """The learner's progress file (default ``VLESSON_HOME/progress.json``); tests point it
 at a scratch file."""
 
-EXPECT_CHECKS = "VLESSON_EXPECT_CHECKS"
-"""Set by the notebook tests: every lesson check must answer this status ("right" for
-the sources, "not attempted" for the learner's copies), else the cell fails."""
-
-ALL = (HOME, SERVER, SERVER_API_KEY, API_KEY, TIMEOUT, PROGRESS, EXPECT_CHECKS)
+ALL = (HOME, SERVER, SERVER_API_KEY, API_KEY, TIMEOUT, PROGRESS)

@@ -15,7 +15,9 @@ A source notebook holds the lesson and its answers:
 - a markdown cell tagged ``solution:ID`` is the worked answer / discussion of ID: left
   out of the learner's copy, shown by ``vl.solution(ID)``;
 - a code cell tagged ``test`` holds the assertions the test run makes (nbval): left
-  out of the learner's copy.
+  out of the learner's copy;
+- a markdown cell tagged ``exercise:ID`` declares the exercise: its title, mark and
+  hints (``vlesson.exercises.registry``); left out of the learner's copy.
 
 The build keeps cell ids, drops outputs and writes sorted JSON, so building twice
 gives identical bytes. It never overwrites a learner's notebook (``build_missing``);
@@ -33,12 +35,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from vlesson import envvars, files, paths
+from vlesson import files, paths
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SOLUTION_TAG = "solution:"
 TEST_TAG = "test"
+EXERCISE_TAG = "exercise:"
 STUB_COMMENT = "# YOUR CODE HERE"
 LEARNER_DIR = "my-notebooks"
 """The learner's copies, inside the checkout (gitignored); ``make lab`` opens it."""
@@ -61,12 +64,14 @@ def learner_dir() -> Path:
     return paths.PROJECT_ROOT / LEARNER_DIR
 
 
-def _text(cell: dict[str, Any]) -> str:
+def cell_text(cell: dict[str, Any]) -> str:
+    """Return a cell's source as one string (Jupyter may store a list of lines)."""
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
 
 
-def _tags(cell: dict[str, Any]) -> list[str]:
+def tags(cell: dict[str, Any]) -> list[str]:
+    """Return a cell's tags."""
     return list(cell.get("metadata", {}).get("tags", []))
 
 
@@ -136,15 +141,17 @@ def clear_solutions(code: str) -> str:
     return "\n".join(out)
 
 
-def _source_lines(text: str) -> list[str]:
+def source_lines(text: str) -> list[str]:
     """Split as Jupyter stores cell sources: lines keeping their newline."""
     return text.splitlines(keepends=True)
 
 
-def _in_learner_copy(cell: dict[str, Any]) -> bool:
-    """Whether the learner's copy keeps the cell (not test and solution cells)."""
-    tags = _tags(cell)
-    return TEST_TAG not in tags and not any(t.startswith(SOLUTION_TAG) for t in tags)
+def in_learner_copy(cell: dict[str, Any]) -> bool:
+    """Whether the learner's copy keeps the cell (not test, solution and exercise
+    cells: the hints come one at a time from ``vl.hint``)."""
+    found = tags(cell)
+    source_only = (SOLUTION_TAG, EXERCISE_TAG)
+    return TEST_TAG not in found and not any(t.startswith(source_only) for t in found)
 
 
 def learner_notebook(source: dict[str, Any]) -> dict[str, Any]:
@@ -152,10 +159,10 @@ def learner_notebook(source: dict[str, Any]) -> dict[str, Any]:
     notebook = copy.deepcopy(source)
     cells = []
     for cell in notebook["cells"]:
-        if not _in_learner_copy(cell):
+        if not in_learner_copy(cell):
             continue
         if cell["cell_type"] == "code":
-            cell["source"] = _source_lines(clear_solutions(_text(cell)))
+            cell["source"] = source_lines(clear_solutions(cell_text(cell)))
             cell["outputs"], cell["execution_count"] = [], None
         cell.get("metadata", {}).pop("jupyter", None)  # no hidden sources
         cells.append(cell)
@@ -163,109 +170,12 @@ def learner_notebook(source: dict[str, Any]) -> dict[str, Any]:
     return notebook
 
 
-CHECK_CALL = "vl.check."
-"""What a check cell calls; the first one after an answer grades it."""
-
-
-def _mentions(code: str, names: set[str]) -> bool:
-    """Whether code uses one of the names as a variable (not in a string or comment,
-    not as an attribute); IPython syntax is searched as text."""
-    try:
-        used = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
-    except SyntaxError:
-        text = re.sub(r"#.*", "", code)
-        words = (rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in names)
-        return any(re.search(word, text) for word in words)
-    return bool(used & names)
-
-
-def _learner_span(cells: list[dict[str, Any]], start: int) -> dict[int, str]:
-    """Return the roles of the cells from the answer cell at start to the last cell
-    that uses what it defines (or its first check): "answer", "uses" (runs with the
-    stub, then again with the answer), "source" (test and solution cells: not in the
-    learner's copy), and "once" (does not use it: runs once)."""
-    names = set(bound_names(_text(cells[start])))
-    later = [
-        k for k in range(start + 1, len(cells))
-        if cells[k]["cell_type"] == "code" and _in_learner_copy(cells[k])
-    ]  # fmt: skip
-    roles, checked = {start: "answer"}, False
-    for k in later:
-        code = _text(cells[k])
-        answer = bool(regions(code))
-        if answer and checked and not _mentions(code, names):
-            if not any(_mentions(_text(cells[m]), names) for m in later if m > k):
-                break  # the next exercise: nothing after it uses this one
-        if answer or _mentions(code, names) or (CHECK_CALL in code and not checked):
-            roles[k] = "answer" if answer else "uses"
-            checked = checked or CHECK_CALL in code
-            names.update(bound_names(code))
-    for k in range(start, max(roles) + 1):
-        source_only = cells[k]["cell_type"] == "code" and not _in_learner_copy(cells[k])
-        roles.setdefault(k, "source" if source_only else "once")
-    return dict(sorted(roles.items()))
-
-
-PAIRED_KEY = "vlesson-test-run"
-"""Cell metadata of the paired notebook: "learner" (the learner's copy of a stretch),
-"source" (the source's) or "expect" (sets the verdict the checks that follow must
-give); cells without it belong to both notebooks and run once."""
-
-
-def _paired(cell: dict[str, Any], part: str, cell_id: str = "") -> dict[str, Any]:
-    cell = copy.deepcopy(cell)
-    cell["metadata"] = {**cell.get("metadata", {}), PAIRED_KEY: part}
-    if cell_id:
-        cell["id"] = cell_id
-    return cell
-
-
-def _expect(cell_id: str, status: str, comment: str) -> dict[str, Any]:
-    source = _source_lines(f"# {comment}\n%env {envvars.EXPECT_CHECKS}={status}")
-    cell = {"cell_type": "code", "id": cell_id, "source": source, "outputs": []}
-    return _paired({**cell, "execution_count": None, "metadata": {}}, "expect")
-
-
-def paired_notebook(source: dict[str, Any]) -> dict[str, Any]:
-    """Return the notebook the test run executes for a source: before each answer,
-    the learner's copy of that stretch (the stub, and the cells that use it, whose
-    checks must say "not attempted"), then the source's stretch (checks must say
-    "right"). Cells that do not use the answer run once, so one run of this notebook
-    tests both the learner's copy and the source for the price of about one."""
-    cells, out, start = source["cells"], [], 0
-    while start < len(cells):
-        cell = cells[start]
-        if cell["cell_type"] != "code" or not regions(_text(cell)):
-            shared = _in_learner_copy(cell)
-            out.append(copy.deepcopy(cell) if shared else _paired(cell, "source"))
-            start += 1
-            continue
-        roles = _learner_span(cells, start)
-        answers = [k for k, role in roles.items() if role == "answer"]
-        exercises = (ex for k in answers for ex, *_ in regions(_text(cells[k])))
-        label = ", ".join(dict.fromkeys(exercises))
-        out.append(_expect(f"learner-{cell['id']}", "not attempted",
-                           f"test run: the learner's copy of {label}"))  # fmt: skip
-        for k, role in roles.items():
-            if role == "once":
-                out.append(copy.deepcopy(cells[k]))
-            elif role != "source":
-                learner = _paired(cells[k], "learner", f"{cells[k]['id']}-learner")
-                learner["source"] = _source_lines(clear_solutions(_text(learner)))
-                out.append(learner)
-        out.append(_expect(f"answer-{cell['id']}", "right",
-                           f"test run: the answers of {label}"))  # fmt: skip
-        out.extend(_paired(cells[k], "source") for k, r in roles.items() if r != "once")
-        start = max(roles) + 1
-    return {**copy.deepcopy(source), "cells": out}
-
-
 def solution_parts(source: dict[str, Any], exercise: str) -> list[str]:
     """Return the worked answer of one exercise as Markdown parts, in cell order."""
     parts = []
     for cell in source["cells"]:
-        text = _text(cell)
-        if f"{SOLUTION_TAG}{exercise}" in _tags(cell):
+        text = cell_text(cell)
+        if f"{SOLUTION_TAG}{exercise}" in tags(cell):
             code = cell["cell_type"] == "code"
             parts.append(f"```python\n{text}\n```" if code else text)
         elif cell["cell_type"] == "code" and any(

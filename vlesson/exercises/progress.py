@@ -86,7 +86,7 @@ def table() -> list[dict[str, Any]]:
     """One row per exercise of the sheet, in the sheet's order."""
     records = load()
     rows = []
-    for ex in registry.EXERCISES:
+    for ex in registry.exercises():
         rec = records.get(ex.id, {})
         rows.append(
             {

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vlesson import envvars
 from vlesson.exercises import build
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 CELL = """def f(x):
@@ -116,73 +115,3 @@ def test_build_never_overwrites_and_reset_keeps_the_old_copy(tmp_path):
     assert "command = 'mine'" in kept.read_text()
     with pytest.raises(FileNotFoundError, match="there are: 00_contents"):
         build.reset("99", ROOT / "notebooks", dest)
-
-
-@pytest.mark.parametrize(
-    "exercise",
-    ["2.2", "2.3", "2.4", "2.7", "2.8", "2.15"] + [f"self-{n}" for n in range(1, 8)],
-)
-def test_every_exercise_of_01_and_07_has_a_worked_answer(exercise):
-    from vlesson.exercises import registry
-
-    notebook = registry.get(exercise).notebook
-    source = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
-    parts = build.solution_parts(source, exercise)
-    assert parts and all("BEGIN SOLUTION" not in p for p in parts)
-
-
-def _code(notebook: dict) -> list[dict]:
-    return [c for c in notebook["cells"] if c["cell_type"] == "code"]
-
-
-def _part(cell: dict) -> str | None:
-    return cell["metadata"].get(build.PAIRED_KEY)
-
-
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
-def test_the_paired_notebook_holds_the_learner_copy_and_the_source(source):
-    """What the test run executes: every code cell of the learner's copy in order, and
-    every code cell of the source, the cells they share once (notebooks/conftest.py)."""
-    nb = json.loads(source.read_text())
-    paired = build.paired_notebook(nb)
-    learner = [build._text(c) for c in _code(build.learner_notebook(nb))]
-    ran_as_learner = [c for c in _code(paired) if _part(c) in (None, "learner")]
-    assert [build._text(c) for c in ran_as_learner] == learner
-    source_ids = [c["id"] for c in _code(nb)]
-    ran = [c["id"] for c in _code(paired) if _part(c) in (None, "source")]
-    assert sorted(ran) == sorted(source_ids)
-    answered = {c["id"] for c in _code(paired) if _part(c) == "source"}
-    assert [i for i in ran if i in answered] == [i for i in source_ids if i in answered]
-    ids = [c["id"] for c in paired["cells"]]
-    assert len(ids) == len(set(ids))  # Jupyter needs unique ids
-
-
-def test_a_stub_and_the_cells_using_it_run_first_expecting_not_attempted():
-    setup = code("llm = 1", cid="setup")
-    answer = code(CELL, cid="answer")
-    check = code("vl.check.double(f)", cid="check")
-    other = code("unrelated = 2", cid="other")
-    test = code("assert answer == 4", ["test"], "test")
-    user = code("print(answer + unrelated)", cid="user")
-    nxt = code("### BEGIN SOLUTION 2.9\nz = 3\n### END SOLUTION", cid="next")
-    cells = (setup, answer, check, other, test, user, nxt)
-    paired = build.paired_notebook(notebook(*cells))
-    order = [(c["id"], _part(c)) for c in paired["cells"]]
-    assert order[:10] == [
-        ("setup", None),
-        ("learner-answer", "expect"),
-        ("answer-learner", "learner"),
-        ("check-learner", "learner"),
-        ("other", None),  # uses nothing the answer defines: runs once
-        ("user-learner", "learner"),
-        ("answer-answer", "expect"),
-        ("answer", "source"),
-        ("check", "source"),
-        ("test", "source"),
-    ]
-    assert order[10:12] == [("user", "source"), ("learner-next", "expect")]
-    expects = [build._text(c) for c in paired["cells"] if _part(c) == "expect"]
-    assert expects[0].endswith(f"%env {envvars.EXPECT_CHECKS}=not attempted")
-    assert "learner's copy of 2.8" in expects[0] and expects[1].endswith("=right")
-    stubbed = build._text(paired["cells"][2])
-    assert "raise NotImplementedError" in stubbed and "answer = ..." in stubbed
