@@ -40,3 +40,21 @@ def test_a_variants_own_enforce_eager_wins_on_a_gpu(monkeypatch, started):
     with pytest.raises(Started):
         quantization.compare_quantization({"compiled": {"enforce_eager": False}})
     assert started == [{"enforce_eager": False}]
+
+
+def test_gptq_packing_round_trips_within_half_a_step():
+    import torch
+
+    weight = torch.randn(192, 576)
+    packed = quantization.pack_gptq(weight, 64)
+    assert packed["qweight"].shape == (72, 192) and packed["scales"].shape == (9, 192)
+    back = quantization.unpack_gptq(packed)
+    step = packed["scales"].float()[packed["g_idx"].long()].t()
+    assert ((back - weight).abs() <= step / 2 + 1e-3).all()
+    with pytest.raises(ValueError, match="group_size"):
+        quantization.pack_gptq(weight, 128)
+
+
+def test_agreement_counts_equal_positions():
+    assert quantization.agreement([[1, 2, 3]], [[1, 2, 3]]) == 1.0
+    assert quantization.agreement([[1, 2, 3, 4]], [[1, 9, 3]]) == 0.5

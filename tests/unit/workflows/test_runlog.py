@@ -94,3 +94,17 @@ def test_propagate_false_keeps_records_off_other_handlers(tmp_path):
     finally:
         root.removeHandler(recorder)
     assert len(seen) == 1 and run_logger.propagate
+
+
+CUT = '{"key": "k2", "prompt": "caf\u00e9'.encode()[:-1]  # cut inside the \u00e9
+
+
+def test_run_log_readers_skip_a_tail_cut_inside_a_multibyte_character(tmp_path):
+    jsonl = tmp_path / "log.jsonl"
+    jsonl.write_bytes(b'{"prompt": "ok", "text": "\xc3\xa9"}\n' + CUT)
+    with pytest.warns(UserWarning, match="damaged"):
+        frame = runlog.load(jsonl)
+    assert list(frame["prompt"]) == ["ok"]
+    csv = tmp_path / "log.csv"
+    csv.write_bytes(b"prompt,text\nok,\xc3\xa9\ncut,caf\xc3")
+    assert next(iter(runlog.load(csv)["prompt"])) == "ok"

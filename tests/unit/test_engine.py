@@ -55,3 +55,16 @@ def test_an_offline_model_loads_without_a_bar_over_its_one_file_unless_asked(on_
     assert engine.effective_engine_args()["use_tqdm_on_load"] is False
     assert engine.effective_engine_args(use_tqdm_on_load=True)["use_tqdm_on_load"]
     assert "use_tqdm_on_load" not in engine.effective_engine_args("facebook/opt-125m")
+
+
+def test_needs_local_engine_says_why_on_a_server(capsys):
+    class Remote(engine.RemoteLLM):
+        def __init__(self):  # no connection: only the type and the address count
+            self.server = "http://class:8000/v1"
+
+    assert engine.needs_local_engine(object(), "Benchmarking engines") is True
+    assert capsys.readouterr().out == ""
+    assert engine.needs_local_engine(Remote(), "Benchmarking engines") is False
+    out = capsys.readouterr().out
+    assert "Benchmarking engines needs a local engine" in out
+    assert "http://class:8000/v1" in out

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 import warnings
 
 import pytest
 
+from vlesson.cli import main as cli_main
 from vlesson.generate import Generation
 from vlesson.workflows.cache import (
     CacheWarning,
@@ -136,7 +138,9 @@ def test_a_stored_row_for_another_request_is_never_served(tmp_path):
 
 def test_a_corrupted_file_warns_and_misses_and_clear_recovers(tmp_path):
     path = tmp_path / "c.sqlite"
-    ResultCache(path).record_totals(0, 0)  # a vlesson cache, then damaged past its header
+    ResultCache(path).record_totals(
+        0, 0
+    )  # a vlesson cache, then damaged past its header
     path.write_bytes(path.read_bytes()[:100] + b"this is not a database" * 100)
     cache = ResultCache(path)
     request = make_request(ENGINE, "p", PARAMS)
@@ -187,3 +191,59 @@ def test_concurrent_processes_write_and_read_without_loss(tmp_path):
         results = pool.starmap(_write_and_read, [(path, w) for w in range(4)])
     assert results == [[], [], [], []]
     assert ResultCache(path).stats()["entries"] == 80
+
+
+def test_cache_clear_refuses_a_file_that_is_not_a_vlesson_cache(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a week of notes\n")
+    assert cli_main(["cache", "clear", "--path", str(notes)]) == 2
+    assert notes.read_text() == "a week of notes\n"
+    assert "not a vlesson result cache" in capsys.readouterr().err
+
+
+def test_cache_clear_leaves_another_programs_sqlite_database_alone(tmp_path):
+    other = tmp_path / "shop.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE results (order_id INTEGER, total REAL)")
+        conn.execute("INSERT INTO results VALUES (1, 9.5)")
+    assert cli_main(["cache", "clear", "--path", str(other)]) == 2
+    with sqlite3.connect(other) as conn:
+        assert conn.execute("SELECT * FROM results").fetchall() == [(1, 9.5)]
+
+
+def test_cache_clear_still_empties_and_deletes_a_damaged_vlesson_cache(tmp_path):
+    path = tmp_path / "results.sqlite"
+    ResultCache(path).record_totals(1, 2)
+    assert ResultCache(path).stats()["total_misses"] == 2
+    ResultCache(path).clear()
+    assert ResultCache(path).stats()["total_misses"] == 0
+    head = path.read_bytes()[:100]  # the header, the rest overwritten
+    path.write_bytes(head + b"\xff" * 4000)
+    assert cli_main(["cache", "clear", "--path", str(path)]) == 0
+    assert not path.exists() or ResultCache(path).stats()["entries"] == 0
+
+
+def test_a_memory_cache_returns_and_keeps_its_entries():
+    done = {}
+
+    def use():
+        cache = ResultCache(":memory:")
+        cache.record_totals(3, 4)
+        done["stats"] = cache.stats()
+
+    thread = threading.Thread(target=use, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "ResultCache(':memory:') never returned"
+    assert done["stats"]["total_hits"] == 3
+
+
+def test_cache_stats_on_a_damaged_file_is_one_clean_line(tmp_path, capsys):
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84 + b"garbage" * 100)
+    code = cli_main(["cache", "stats", "--path", str(path)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith("vlesson cache: "), err
+    assert "warn" not in err.lower() or "Warning:" not in err
