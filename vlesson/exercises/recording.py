@@ -54,6 +54,15 @@ class Recorder:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._llm, name)
 
+    def only_call(self, many: str, never: str = "") -> Call:
+        """Return the one ``generate`` call; an AssertionError (the learner's hint) if
+        there was none, or more than one: ``many`` ends that hint, ``never`` the other."""
+        assert self.calls, "your function never called llm.generate" + never
+        assert len(self.calls) == 1, (
+            f"llm.generate was called {len(self.calls)} times{many}"
+        )
+        return self.calls[0]
+
     @property
     def requests(self) -> list[tuple[Any, Any, Any]]:
         """(prompt, SamplingParams, RequestOutput) of every request of every call."""

@@ -11,7 +11,6 @@ classroom server the server streams (``remote_stream``).
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import logging
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from vlesson.engine import is_remote
-from vlesson.generate import Generation, candidates_from_step, run_logger
+from vlesson.generate import Generation, run_logger
 from vlesson.playground import remote_stream, render, streaming
 from vlesson.playground.controls import (
     COMPARE_SLIDERS,
@@ -41,6 +40,7 @@ from vlesson.playground.distribution import (
     reshape,
 )
 from vlesson.playground.render import distribution_html, error_html, settings_line
+from vlesson.playground.steps import StepView
 from vlesson.playground.streaming import Stream
 from vlesson.sampling import ParamError, make_sampling_params
 
@@ -66,8 +66,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_panel_ids = itertools.count()
 
 
 # -- panels -------------------------------------------------------------------------
@@ -99,11 +97,11 @@ class Panel(widgets.VBox):
         self.generations: dict[str, Generation] = {}
         self.overrides: dict[str, dict[str, Any]] = {}
         self.error: str | None = None
-        self.reshaped: Reshaped | None = None
         self._last: dict[str, str | None] = dict.fromkeys(sides)
         self._streamer = _streamer_for(llm)
         single = len(sides) == 1
-        extra = self._step_widgets() if single else []
+        self.steps = StepView(self._show_step) if single else None
+        extra = self.steps.widgets if self.steps else []
         for w in [self.prompt, *(w for s in self.sides.values() for w in s.values())]:
             w.observe(self.refresh, names="value")
         width = widgets.Layout(width=f"{96 // len(sides)}%")
@@ -118,30 +116,6 @@ class Panel(widgets.VBox):
         super().__init__([self.prompt, widgets.HBox(columns), order])
         self.add_class("vlesson-panel")
         self.refresh()
-
-    def _step_widgets(self) -> list[widgets.Widget]:
-        self._css = f"vlesson-tokens-{next(_panel_ids)}"
-        self.tokens = widgets.ToggleButtons(options=[], style={"button_width": "auto"})
-        self.tokens.add_class("vlesson-tokens")
-        self.tokens.add_class(self._css)
-        self.tokens.observe(self._show_step, names="index")
-        self.token_styles = widgets.HTML()
-        self.distribution = widgets.HTML()
-        self.distribution.add_class("vlesson-next-token")
-        self.curve = widgets.HTML()
-        self.curve.add_class("vlesson-curve-box")
-        self._tokens_shown: tuple[str, ...] = ()
-        self._step_shown: tuple[str, int, bool] | None = None
-        self._updating_tokens = False
-        self._wanted_step = 0
-        legend = "<small>click a token to see the distribution at its step; "
-        legend += f"{html.escape(render.COLOUR_LEGEND)}</small>"
-        return [
-            widgets.HTML(legend),
-            self.token_styles,
-            self.tokens,
-            widgets.HBox([self.distribution, self.curve]),
-        ]
 
     def _title(self, name: str) -> list[widgets.Widget]:
         return (
@@ -182,7 +156,27 @@ class Panel(widgets.VBox):
     @property
     def step(self) -> int | None:
         """The step whose distribution is shown (the index of the selected token)."""
-        return self.tokens.index
+        return self.steps.tokens.index
+
+    @property
+    def tokens(self) -> widgets.ToggleButtons:
+        """One button per generated token of a one-sided panel: click one."""
+        return self.steps.tokens
+
+    @property
+    def distribution(self) -> widgets.HTML:
+        """The distribution at the selected step."""
+        return self.steps.distribution
+
+    @property
+    def curve(self) -> widgets.HTML:
+        """How temperature reshapes the selected step's top candidates."""
+        return self.steps.curve
+
+    @property
+    def reshaped(self) -> Reshaped | None:
+        """The selected step's candidates, reshaped by the panel's settings."""
+        return self.steps.reshaped if self.steps else None
 
     def refresh(self, change: Any = None, *, background: bool | None = None) -> None:
         """Read the controls; for each side whose settings changed, abort its running
@@ -213,8 +207,9 @@ class Panel(widgets.VBox):
             key = json.dumps([prompt, overrides], sort_keys=True)
             if key == self._last[side]:  # nothing changed that matters ("42" / " 42")
                 return None
-            params = make_sampling_params(self.llm, overrides)
-            params.logprobs = TOP_N if len(self.sides) == 1 else 0
+            # the step view needs the top candidates; a side by side only the chosen
+            logprobs = TOP_N if len(self.sides) == 1 else 0
+            params = make_sampling_params(self.llm, {**overrides, "logprobs": logprobs})
             self._cancel(side)
             self._last[side], self.overrides[side] = key, overrides
             if self._streamer is None:  # generate only: one call, the whole output
@@ -271,10 +266,10 @@ class Panel(widgets.VBox):
     def _render(self, side: str, stream: Stream) -> None:
         tokens = streaming.token_texts(stream)
         probs = streaming.chosen_probs(stream)
-        if len(self.sides) == 1:
-            self._update_tokens(tokens, probs)
+        if self.steps:
+            self.steps.update_tokens(tokens, probs)
         self._render_text(side, stream, tokens, probs)
-        if len(self.sides) == 1:
+        if self.steps:
             self._show_step()
 
     def _render_text(
@@ -284,7 +279,7 @@ class Panel(widgets.VBox):
         tokens: list[str],
         probs: list[float | None],
     ) -> None:
-        selected = self.tokens.index if len(self.sides) == 1 else None
+        selected = self.steps.tokens.index if self.steps else None
         kept = len(stream.text) if stream.finish_reason == "stop" else None
         body = render.text_html(stream.prompt, tokens, probs, selected, kept)
         status = render.status_html(
@@ -294,66 +289,17 @@ class Panel(widgets.VBox):
             body, status, self.overrides[side], stream.prompt
         )
 
-    def _update_tokens(self, tokens: list[str], probs: list[float | None]) -> None:
-        labels = tuple(render.token_label(t) for t in tokens)
-        if labels == self._tokens_shown:
-            return
-        # The step the learner chose, once the new run has reached it; until then
-        # the newest token.
-        keep = min(self._wanted_step, len(labels) - 1)
-        self._updating_tokens = True
-        try:
-            self._set_tokens(labels, probs, keep)
-        finally:
-            self._updating_tokens = False
-        self.token_styles.value = render.token_styles(self._css, probs)
-
-    def _set_tokens(
-        self, labels: tuple[str, ...], probs: list[float | None], keep: int
-    ) -> None:
-        with self.tokens.hold_sync():
-            self._tokens_shown = labels
-            self.tokens.options = [(label, i) for i, label in enumerate(labels)]
-            self.tokens.tooltips = [
-                f"step {i}" + ("" if p is None else f": p={p:.3f}")
-                for i, p in enumerate(probs)
-            ]
-            if labels:
-                self.tokens.index = keep
-
     def _show_step(self, change: Any = None) -> None:
-        """Show the distribution at the selected step of the current stream."""
-        if change is not None and self._updating_tokens:
-            return
-        if change is not None and change["new"] is not None:  # a click
-            self._wanted_step = change["new"]
-        stream, step = self.stream, self.tokens.index
-        if stream is None or step is None or step >= len(stream.steps):
-            return
-        key = (stream.request_id, step, stream.done)
-        if self._step_shown == key:  # once per step while streaming, once at the end
-            return
-        self._step_shown = key
-        logprobs = candidates_from_step(stream.steps[step])
-        o = self.overrides[next(iter(self.sides))]
-        shaping = {
-            k: o[k] for k in ("temperature", "top_p", "top_k", "min_p") if k in o
-        }
-        self.reshaped = reshape(logprobs, **shaping)
-        token = streaming.token_texts(stream)[step]
-        p = streaming.chosen_probs(stream)[step]
-        self.distribution.value = (
-            render.step_title(step, len(stream.token_ids), token, p, stream.done)
-            + render.distribution_html(self.reshaped, render.settings_line(shaping))
-            + render.arithmetic_html(logprobs, self.reshaped, shaping["temperature"])
-        )
-        self.curve.value = render.curve_svg(logprobs, shaping["temperature"])
-        if change is not None:  # a click: mark the token in the text too
+        """Show the distribution at the selected step; a click marks the token in the
+        text too."""
+        side = next(iter(self.sides))
+        stream = self.stream
+        if self.steps.show(stream, self.overrides.get(side, {}), change):
             tokens, probs = (
                 streaming.token_texts(stream),
                 streaming.chosen_probs(stream),
             )
-            self._render_text(next(iter(self.sides)), stream, tokens, probs)
+            self._render_text(side, stream, tokens, probs)
 
     def _show_error(self, exc: Exception, side: str, values: Mapping[str, Any]) -> None:
         if isinstance(exc, ParamError):

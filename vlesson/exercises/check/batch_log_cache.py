@@ -38,13 +38,10 @@ BATCH_PROMPTS = [line for line in BATCH_LINES if line and not line.startswith("#
 
 
 def _one_call(rec: Recorder, requests: int, what: str) -> Any:
-    calls = rec.calls
-    assert calls, "your function never called llm.generate"
-    assert len(calls) == 1, (
-        f"llm.generate was called {len(calls)} times for {requests} {what}: vLLM "
-        "batches only what it gets in one call - collect them first, call once"
+    return rec.only_call(
+        f" for {requests} {what}: vLLM batches only what it gets in one call - "
+        "collect them first, call once"
     )
-    return calls[0]
 
 
 @checkpoint("2.9")

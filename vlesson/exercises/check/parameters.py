@@ -23,6 +23,7 @@ from vlesson.compat import (
     validation_errors,
 )
 from vlesson.exercises.grading import NotAttempted, checkpoint
+from vlesson.exercises.recording import Recorder
 from vlesson.files import read_jsonl
 from vlesson.generate import LESSON_PROMPTS, from_request_output
 
@@ -95,42 +96,17 @@ def help_answers(answers: Mapping[str, Any]) -> str:
     )
 
 
-# -- a recording engine: what the learner's function asked for ---------------------
+# -- the learner's one batched call -------------------------------------------------
 
 
-class _Recorder:
-    """Wrap an engine; keep every ``generate`` call's prompts and SamplingParams."""
-
-    def __init__(self, llm: Any) -> None:
-        self._llm = llm
-        self.calls: list[tuple[list[str], list[Any]]] = []
-
-    def generate(self, prompts: Any, sampling_params: Any = None, *a, **kw) -> Any:
-        from vllm import SamplingParams
-
-        plist = [prompts] if isinstance(prompts, str) else list(prompts)
-        if sampling_params is None:
-            params = [SamplingParams()] * len(plist)
-        elif isinstance(sampling_params, SamplingParams):
-            params = [sampling_params] * len(plist)
-        else:
-            params = list(sampling_params)
-        self.calls.append((plist, params))
-        return self._llm.generate(prompts, sampling_params, *a, **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._llm, name)
-
-
-def _one_call(recorder: _Recorder, outputs: Any, requests: int) -> tuple[list, list]:
-    assert recorder.calls, (
-        "your function never called llm.generate (use the llm it is given)"
+def _batched(recorder: Recorder, outputs: Any, requests: int) -> tuple[list, list]:
+    """Return the prompts and SamplingParams of the learner's one batched call."""
+    call = recorder.only_call(
+        ": vLLM batches best when one call gets every request, each with its own "
+        "SamplingParams",
+        never=" (use the llm it is given)",
     )
-    assert len(recorder.calls) == 1, (
-        f"llm.generate was called {len(recorder.calls)} times: vLLM batches best "
-        "when one call gets every request, each with its own SamplingParams"
-    )
-    prompts, params = recorder.calls[0]
+    prompts, params = call.prompt_list, call.params_list()
     assert isinstance(outputs, list) and len(outputs) == len(prompts), (
         f"returned {type(outputs).__name__}: return what llm.generate returned"
     )
@@ -158,9 +134,9 @@ def temperature_sweep(fn: Callable[..., Any], llm: LLM) -> tuple[str, pd.DataFra
     import pandas as pd
 
     assert callable(fn), "pass your function itself: temperature_sweep(fn, llm)"
-    recorder = _Recorder(llm)
+    recorder = Recorder(llm)
     outputs = fn(recorder, list(LESSON_PROMPTS), list(TEMPERATURES))
-    prompts, params = _one_call(
+    prompts, params = _batched(
         recorder, outputs, len(LESSON_PROMPTS) * len(TEMPERATURES)
     )
     pairs = Counter((p, sp.temperature) for p, sp in zip(prompts, params))
@@ -218,9 +194,9 @@ def length_runs(fn: Callable[..., Any], llm: LLM) -> tuple[str, pd.DataFrame]:
     import pandas as pd
 
     assert callable(fn), "pass your function itself: length_runs(fn, llm)"
-    recorder = _Recorder(llm)
+    recorder = Recorder(llm)
     outputs = fn(recorder, list(LESSON_PROMPTS), list(LIMITS))
-    _prompts, params = _one_call(recorder, outputs, len(LESSON_PROMPTS) * len(LIMITS))
+    _prompts, params = _batched(recorder, outputs, len(LESSON_PROMPTS) * len(LIMITS))
     limits = Counter(sp.max_tokens for sp in params)
     assert limits == Counter({n: len(LESSON_PROMPTS) for n in LIMITS}), (
         f"the requests' max_tokens are {dict(limits)}: "
