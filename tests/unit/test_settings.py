@@ -9,7 +9,9 @@ import json
 import pytest
 
 from vlesson import settings
+from vlesson.cli import arguments
 from vlesson.cli import generate as gen_cli
+from vlesson.generate import LESSON_PROMPTS
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +42,9 @@ def test_repeated_prompt_and_defaults(make_parser):
     _, args = parse(
         make_parser, ["--prompt", "Once upon a time", "--prompt", "In the future"]
     )
-    assert settings.collect_prompts(args) == ["Once upon a time", "In the future"]
+    assert arguments.collect_prompts(args) == ["Once upon a time", "In the future"]
     _, args = parse(make_parser, [])
-    assert settings.collect_prompts(args) == settings.LESSON_PROMPTS
+    assert arguments.collect_prompts(args) == LESSON_PROMPTS
 
 
 def test_split_keeps_only_what_the_user_changed(make_parser):
@@ -89,7 +91,7 @@ def test_yaml_config(make_parser, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("temperature: 0.3\nprompt: [A, B]\n")
     _, args = parse(make_parser, [f"--config={config}"])
-    assert args.temperature == 0.3 and settings.collect_prompts(args) == ["A", "B"]
+    assert args.temperature == 0.3 and arguments.collect_prompts(args) == ["A", "B"]
 
 
 @pytest.mark.parametrize(
@@ -117,18 +119,4 @@ def test_missing_config_and_prompts_files(make_parser, tmp_path):
         parse(make_parser, ["--config", str(tmp_path / "nope.json")])
     _, args = parse(make_parser, ["--prompts-file", str(tmp_path / "none.txt")])
     with pytest.raises(settings.UsageError, match="prompts file .* does not exist"):
-        settings.collect_prompts(args)
-
-
-def test_prompts_file_skips_blanks_and_comments(tmp_path):
-    path = tmp_path / "prompts.txt"
-    path.write_text(
-        "# my prompts\nFirst one\n\n   \nSecond: ünïcode ✓\n", encoding="utf-8"
-    )
-    assert settings.read_prompts_file(path) == ["First one", "Second: ünïcode ✓"]
-    path.write_bytes(b"caf\xe9\n")
-    with pytest.raises(settings.UsageError, match="not UTF-8"):
-        settings.read_prompts_file(path)
-    path.write_text("# only a comment\n")
-    with pytest.raises(settings.UsageError, match="holds no prompts"):
-        settings.read_prompts_file(path)
+        arguments.collect_prompts(args)

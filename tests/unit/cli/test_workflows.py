@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from vlesson import cli, settings
+from vlesson import cli
+from vlesson.cli import arguments
 from vlesson.generate import Generation
 from vlesson.workflows.cache import ResultCache, make_request, request_key
 
@@ -59,7 +60,7 @@ def test_prompts_file_splits_on_newlines_only(tmp_path):
     path.write_text(
         "a\u2028b\x0cc\n# note\n\n../../etc/passwd\r\nx\x00y\n", encoding="utf-8"
     )
-    assert settings.read_prompts_file(path) == [
+    assert arguments.read_prompts_file(path) == [
         "a\u2028b\x0cc",
         "../../etc/passwd",
         "x\x00y",
