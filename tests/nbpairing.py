@@ -81,9 +81,9 @@ def learner_span(cells: list[dict[str, Any]], start: int) -> dict[int, str]:
     for k in later:
         code = cell_text(cells[k])
         answer = bool(regions(code))
-        if answer and checked and not _mentions(code, names):
-            if not any(_mentions(cell_text(cells[m]), names) for m in later if m > k):
-                break  # the next exercise: nothing after it uses this one
+        used_later = any(_mentions(cell_text(cells[m]), names) for m in later if m > k)
+        if answer and checked and not _mentions(code, names) and not used_later:
+            break  # the next exercise: nothing after it uses this one
         if answer or _mentions(code, names) or (CHECK_CALL in code and not checked):
             roles[k] = "answer" if answer else "uses"
             checked = checked or CHECK_CALL in code

@@ -52,10 +52,7 @@ def generate_parser(prog: str = "vlesson generate") -> argparse.ArgumentParser:
     parser = generation_parser(prog, GENERATE_DESCRIPTION)
     out = parser.add_argument_group("Output")
     out.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        metavar="FILE.jsonl",
+        "--output", type=Path, default=None, metavar="FILE.jsonl",
         help="Also write one JSON object per completion to this file.",
     )
     return parser
@@ -68,14 +65,11 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     EngineArgs.add_cli_args(parser)
     parser.set_defaults(model=models.DEFAULT_MODEL)
     group = parser.add_argument_group(
-        "Classroom",
-        "Use a shared vLLM server instead of a local engine; engine "
+        "Classroom", "Use a shared vLLM server instead of a local engine; engine "
         "options then cannot be changed (the instructor sets them).",
     )
     group.add_argument(
-        "--server",
-        default=None,
-        metavar="URL",
+        "--server", default=None, metavar="URL",
         help="The server's OpenAI-compatible API, e.g. http://host:8000/v1. "
         f"Default: ${envvars.SERVER}; neither means a local engine. Its key comes from "
         f"${envvars.SERVER_API_KEY}, never the command line.",
@@ -94,9 +88,7 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
             continue
         p = PARAMS[name]
         group.add_argument(
-            "--" + name.replace("_", "-"),
-            type=p.kind,
-            default=None,
+            "--" + name.replace("_", "-"), type=p.kind, default=None,
             help=f"{p.help} Range: {p.range_text()}.",
         )
 
@@ -105,24 +97,15 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
     """Add --prompt (repeatable), --prompts-file and --config."""
     group = parser.add_argument_group("Input")
     group.add_argument(
-        "--prompt",
-        action="append",
-        default=None,
-        metavar="TEXT",
+        "--prompt", action="append", default=None, metavar="TEXT",
         help="A prompt; repeat for several. Default: the lesson's four prompts.",
     )
     group.add_argument(
-        "--prompts-file",
-        type=Path,
-        default=None,
-        metavar="FILE",
+        "--prompts-file", type=Path, default=None, metavar="FILE",
         help="Read prompts from FILE, one per line (blank lines and # comments skipped).",
     )
     group.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE",
+        "--config", type=Path, default=None, metavar="FILE",
         help="JSON or YAML file of defaults, keys as option names "
         '(e.g. {"temperature": 0.7, "max_tokens": 100}); the command line wins.',
     )
@@ -131,10 +114,7 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
 def add_log_args(parser: argparse.ArgumentParser) -> None:
     """Add --log FILE.jsonl|FILE.csv: append every generation to a run log (2.11)."""
     parser.add_argument_group("Run log").add_argument(
-        "--log",
-        type=Path,
-        default=None,
-        metavar="FILE.jsonl|FILE.csv",
+        "--log", type=Path, default=None, metavar="FILE.jsonl|FILE.csv",
         help="Append one row per generation (time, model, engine and sampling settings, "
         "tokens, seconds, tokens/s) to this file; load it with vl.runlog.load(FILE).",
     )
@@ -181,9 +161,7 @@ def _pop_config(argv: list[str]) -> Path | None:
     for i, arg in enumerate(argv):
         if arg == "--config":
             if i + 1 == len(argv):
-                raise UsageError(
-                    "--config needs a file name, e.g. --config config.json"
-                )
+                raise UsageError("--config needs a file name, e.g. --config config.json")
             path = argv[i + 1]
             del argv[i : i + 2]
             return Path(path)
@@ -259,7 +237,9 @@ def _convert(path: Path, key: str, value: Any, action: argparse.Action) -> Any:
             converted = int(converted)
     except (ValueError, TypeError, argparse.ArgumentTypeError):
         kind = getattr(action.type, "__name__", "the option's type")
-        raise UsageError(f"{path}: {key!r} must be {kind}, got {value!r}") from None
+        raise UsageError(
+            f"{path}: {key!r} must be {kind}, got {value!r}"
+        ) from None
     if action.choices is not None and converted not in action.choices:
         raise UsageError(
             f"{path}: {key!r} must be one of {list(action.choices)}, got {value!r}"
@@ -283,11 +263,8 @@ def split_args(
         values.pop(name, None)
 
     def given(name: str) -> bool:
-        return (
-            name in from_config
-            or name in from_command_line
-            or values[name] != parser.get_default(name)
-        )
+        return (name in from_config or name in from_command_line
+                or values[name] != parser.get_default(name))
 
     sampling = {n: values.pop(n) for n in SAMPLING_FLAGS if n in values and n != "seed"}
     # --seed is vLLM's engine seed; when the user sets it, it also seeds each request.

@@ -4,14 +4,11 @@ print the configuration and write --output (the real engine: tests/integration).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from types import SimpleNamespace
 
 import pytest
 
+from tests.unit.cli.commands import vlesson
 from vlesson import engine
 from vlesson.cli import generate as generate_cli
 from vlesson.cli import main
@@ -78,19 +75,6 @@ def test_generate_prints_and_writes_each_completion(monkeypatch, tmp_path, capsy
     assert [r["prompt"] for r in rows] == ["Hi", "Yo"]
     assert all(r["num_tokens"] == 3 for r in rows)
     assert asked == {"model": None}
-
-
-def vlesson(*args: str, **env: str) -> tuple[int, str, float]:
-    start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "vlesson", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-    return result.returncode, result.stderr, time.monotonic() - start
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 
+from tests.unit.cli.commands import vlesson
 from vlesson import envvars, models
 from vlesson.cli import main
 from vlesson.cli import main as cli_main
@@ -60,19 +56,6 @@ def test_a_key_on_any_command_line_is_refused_before_anything_starts(command, ca
         err = capsys.readouterr().err
         assert f"export {envvars.SERVER_API_KEY}=KEY" in err and "process list" in err
         assert SECRET not in err
-
-
-def vlesson(*args: str, **env: str) -> tuple[int, str, float]:
-    start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "vlesson", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-    return result.returncode, result.stderr, time.monotonic() - start
 
 
 def test_warnings_in_the_cli_are_one_line_without_source(tmp_path):
