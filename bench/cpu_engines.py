@@ -47,7 +47,7 @@ def _slider_figures(vl, llm) -> dict:
     ours = best_seconds(lambda: vl.generate(llm, SHORT_PROMPT, params, use_tqdm=False), 5)
     figures = {"bare_generate_ms": bare * 1000, "overhead_ms": (ours - bare) * 1000}
     try:
-        from vlesson.lesson import widgets
+        from vlesson.playground import widgets
     except ImportError:
         return figures
     panel = widgets.panel(llm, prompt=SHORT_PROMPT)

@@ -31,7 +31,7 @@ from typing import Any
 import comm
 
 import vlesson as vl
-from vlesson.lesson import streaming
+from vlesson.playground import streaming
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY_PANEL = ("de4bfe0", "vlesson/lesson/widgets.py")

@@ -21,7 +21,6 @@ def example_prompts() -> list[str]:
 
 @pytest.fixture
 def scratch_progress(tmp_path, monkeypatch):
-    """The learner's progress file in tmp_path; no expectation of what checks say."""
+    """The learner's progress file in tmp_path."""
     monkeypatch.setenv(envvars.PROGRESS, str(tmp_path / "progress.json"))
-    monkeypatch.delenv(envvars.EXPECT_CHECKS, raising=False)
     return tmp_path / "progress.json"

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from vlesson.lesson import build
+from vlesson.exercises import build
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -5,8 +5,10 @@ Importing vlesson starts nothing and imports neither vLLM (about 10 s) nor ipywi
 every name below is loaded on first use.
 
 Layers, importing downwards only (``tests/unit/test_layers.py`` checks it):
-``cli`` -> ``lesson`` | ``serving`` | ``workflows`` -> ``remote`` -> the core
-(``engine``, ``facts``, ``sampling``, ``generate``, ``models``, ``settings``...).
+``cli`` -> ``exercises`` | ``playground`` | ``serving`` | ``workflows`` -> the core:
+``settings`` -> ``generate`` -> ``engine`` -> ``remote`` -> ``sampling``, ``facts``,
+``models``, ``compat``, ``paths``... (``remote`` sits below the engine, which returns a
+``RemoteLLM`` when a classroom server is set).
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ _MODULES = {
     "runlog": "vlesson.workflows.runlog",
     "smart": "vlesson.workflows.smart",
     "sweep": "vlesson.workflows.sweep",
-    # lesson
-    "check": "vlesson.lesson.check",
-    "distribution": "vlesson.lesson.distribution",
-    "scheduler": "vlesson.lesson.scheduler",
-    "widgets": "vlesson.lesson.widgets",
+    # exercises
+    "check": "vlesson.exercises.check",
+    # playground
+    "distribution": "vlesson.playground.distribution",
+    "scheduler": "vlesson.playground.scheduler",
+    "widgets": "vlesson.playground.widgets",
     # serving
     "api": "vlesson.serving.api",
     # the command line's parsers, for exercise 2.2
@@ -53,7 +56,7 @@ _MODULES = {
 }
 """``vl.NAME`` -> the module it loads."""
 
-_LAYERS = ("cli", "lesson", "serving", "workflows")
+_LAYERS = ("cli", "exercises", "playground", "serving", "workflows")
 """The sub-packages, also reachable as ``vlesson.workflows`` after ``import vlesson``."""
 
 _NAMES = {
@@ -66,18 +69,18 @@ _NAMES = {
     "ParamError": "vlesson.sampling",
     "RemoteError": "vlesson.remote",
     "RemoteUnsupportedError": "vlesson.remote",
-    "Verdict": "vlesson.lesson.grading",
+    "Verdict": "vlesson.exercises.grading",
     "cached_generate": "vlesson.workflows.cache",
     "effective_engine_args": "vlesson.engine",
     "engine_facts": "vlesson.facts",
     "engine_info": "vlesson.engine",
     "get_llm": "vlesson.engine",
-    "hint": "vlesson.lesson.hints",
+    "hint": "vlesson.exercises.hints",
     "make_sampling_params": "vlesson.sampling",
     "needs_local_engine": "vlesson.engine",
-    "progress": "vlesson.lesson.progress",
+    "progress": "vlesson.exercises.progress",
     "release": "vlesson.engine",
-    "solution": "vlesson.lesson.hints",
+    "solution": "vlesson.exercises.hints",
     "validate": "vlesson.sampling",
 }
 """``vl.NAME`` -> the module that defines it."""
@@ -129,13 +132,14 @@ if TYPE_CHECKING:  # what editors and type checkers see
         needs_local_engine,
         release,
     )
+    from vlesson.exercises import check
+    from vlesson.exercises.grading import Verdict
+    from vlesson.exercises.hints import hint, solution
+    from vlesson.exercises.progress import progress
     from vlesson.facts import EngineFacts, engine_facts
     from vlesson.generate import LESSON_PROMPTS, Generation, generate
-    from vlesson.lesson import check, distribution, scheduler, widgets
-    from vlesson.lesson.grading import Verdict
-    from vlesson.lesson.hints import hint, solution
-    from vlesson.lesson.progress import progress
     from vlesson.models import DEFAULT_MODEL, ModelNotAvailableError
+    from vlesson.playground import distribution, scheduler, widgets
     from vlesson.remote import RemoteError, RemoteUnsupportedError
     from vlesson.sampling import PARAMS, ParamError, make_sampling_params, validate
     from vlesson.serving import api

@@ -28,11 +28,6 @@ at a scratch file."""
 
 GPU_MEMORY_UTILIZATION = "VLESSON_GPU_MEMORY_UTILIZATION"
 """The share of GPU memory each engine vlesson starts may take on a GPU (default 0.4);
-lower it to run several notebooks on one GPU at once."""
+lower it on a GPU that other work shares."""
 
-EXPECT_CHECKS = "VLESSON_EXPECT_CHECKS"
-"""Set by the notebook tests: every lesson check must answer this status ("right" for
-the sources, "not attempted" for the learner's copies), else the cell fails."""
-
-ALL = (HOME, SERVER, SERVER_API_KEY, API_KEY, TIMEOUT, PROGRESS, GPU_MEMORY_UTILIZATION,
-       EXPECT_CHECKS)
+ALL = (HOME, SERVER, SERVER_API_KEY, API_KEY, TIMEOUT, PROGRESS, GPU_MEMORY_UTILIZATION)

@@ -1,21 +1,21 @@
-"""Settings from the command line and config files: the engine and sampling option
-groups, config files, prompt files, and the split of parsed arguments into engine and
-sampling parts. The CLI and the lesson's checkpoints read the same parsers from here."""
+"""The parsers of the generating commands and their config files: the engine and
+sampling option groups, ``--config`` files, and the split of parsed arguments into
+engine and sampling parts. The CLI and the lesson's checkpoints read the same parsers
+from here (self-assessment 1 grades a ``vlesson generate`` command line with the real
+parser); what only the command line needs is in ``vlesson.cli.arguments``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from vlesson import envvars, models
 from vlesson.compat import flexible_argument_parser
-from vlesson.generate import LESSON_PROMPTS
 from vlesson.names import did_you_mean
-from vlesson.sampling import CLI_FLAGS, PARAMS, validate
+from vlesson.sampling import CLI_FLAGS, PARAMS
 
 
 class UsageError(Exception):
@@ -74,21 +74,6 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
         f"Default: ${envvars.SERVER}; neither means a local engine. Its key comes from "
         f"${envvars.SERVER_API_KEY}, never the command line.",
     )
-
-
-KEY_FLAG = "--api-key"
-
-
-def refuse_key_on_command_line(argv: Sequence[str]) -> None:
-    """Refuse ``--api-key KEY``: every user of the machine reads command lines in the
-    process list, so keys come from the environment."""
-    if any(arg == KEY_FLAG or arg.startswith(KEY_FLAG + "=") for arg in argv):
-        raise UsageError(
-            f"{KEY_FLAG} would show the key to every user of this machine (the process "
-            f"list): leave it out and give it in the environment, export "
-            f"{envvars.SERVER_API_KEY}=KEY (a class server's key; `vlesson serve` "
-            f"reads its own from ${envvars.API_KEY})"
-        )
 
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
@@ -150,16 +135,6 @@ def parse_with_config(
     return args
 
 
-def parse_command_line(
-    parser: argparse.ArgumentParser, argv: Sequence[str]
-) -> argparse.Namespace:
-    """Parse argv without a --config file, noting which options it gives."""
-    args = parser.parse_args(list(argv))
-    args.config_keys = []
-    args.command_line_keys = sorted(given_on_command_line(parser, list(argv)))
-    return args
-
-
 def given_on_command_line(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> set[str]:
@@ -198,7 +173,7 @@ def _pop_config(argv: list[str]) -> Path | None:
 
 def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
     """Read a JSON/YAML config and check every key and value against the parser."""
-    data = _read_mapping(path)
+    data = read_mapping(path)
     actions = {a.dest: a for a in parser._actions if a.dest != "help"}
     checked = {}
     for key, value in data.items():
@@ -215,7 +190,7 @@ def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
     return checked
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def read_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -270,96 +245,6 @@ def _convert(path: Path, key: str, value: Any, action: argparse.Action) -> Any:
             f"{path}: {key!r} must be one of {list(action.choices)}, got {value!r}"
         )
     return converted
-
-
-def read_prompts_file(path: Path) -> list[str]:
-    """Read one prompt per line (UTF-8); skip blank lines and lines starting with #."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"prompts file {path} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"prompts file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise UsageError(f"prompts file {path} cannot be read: {exc}") from None
-    # Split on newlines only: splitlines() would also cut at \x0c, \x1c, \u2028...
-    prompts = [
-        line.strip() for line in text.split("\n")
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not prompts:
-        raise UsageError(f"prompts file {path} holds no prompts (one per line)")
-    return prompts
-
-
-def collect_prompts(args: argparse.Namespace) -> list[str]:
-    """Return --prompt values, then --prompts-file lines; the lesson's four if neither."""
-    prompts = list(args.prompt or [])
-    check_prompts(prompts)
-    if args.prompts_file is not None:
-        prompts += read_prompts_file(args.prompts_file)
-    return prompts or list(LESSON_PROMPTS)
-
-
-def check_prompts(prompts: Sequence[str]) -> None:
-    """Refuse an empty --prompt (or only spaces) before any engine work."""
-    for number, prompt in enumerate(prompts, 1):
-        if not prompt.strip():
-            raise UsageError(
-                f"prompt {number} is empty - give it some text, e.g. --prompt "
-                "'The capital of France is' (or leave --prompt out for the lesson's "
-                "four prompts)"
-            )
-
-
-def check_before_engine(argv: Sequence[str]) -> None:
-    """Check vlesson's own options - sampling values, prompts, the --config file, a
-    model name - with a small parser, before vLLM is imported (about 8 s): a mistake
-    in them comes back at once. The full parse still follows; engine options are
-    vLLM's and are checked there."""
-    known = _early_parser().parse_known_args(list(argv))[0]
-    values = {}
-    if known.config is not None:
-        config = _read_mapping(known.config)
-        values = {str(k).replace("-", "_"): v for k, v in config.items()}
-        check_prompts([values["prompt"]] if isinstance(values.get("prompt"), str)
-                      else [p for p in values.get("prompt") or [] if isinstance(p, str)])
-    for name in SAMPLING_FLAGS:
-        given = getattr(known, name)
-        if given is not None:
-            values[name] = _number(given)
-    validate({k: v for k, v in values.items() if k in SAMPLING_FLAGS})
-    check_prompts(known.prompt or [])
-    if known.prompts_file is not None:
-        read_prompts_file(known.prompts_file)
-    model = known.model or values.get("model")
-    if model and not (known.server or os.environ.get(envvars.SERVER)):
-        models.check_available(str(model))
-
-
-def _early_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for name in SAMPLING_FLAGS:
-        parser.add_argument("--" + name.replace("_", "-"), dest=name)
-    parser.add_argument("--prompt", action="append")
-    parser.add_argument("--prompts-file", type=Path)
-    parser.add_argument("--config", type=Path)
-    parser.add_argument("--model")
-    parser.add_argument("--server")
-    return parser
-
-
-def _number(text: str) -> Any:
-    """A number from the command line; text that is none stays text (the full parse
-    names it)."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def split_args(

@@ -13,7 +13,7 @@ import pytest
 import vlesson as vl
 from tests.lesson_answers import reference
 from vlesson import envvars
-from vlesson.lesson import check
+from vlesson.exercises import check
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def test_focused_config_reference_generates_exactly_150_tokens(llm):
 def test_the_focus_prompt_ends_early_without_min_tokens(llm):
     # Why check 5 cannot pass by luck: on its prompt the model stops early unless
     # min_tokens forbids it.
-    from vlesson.lesson.check import self_assessment as sa
+    from vlesson.exercises.check import self_assessment as sa
 
     params = [
         vl.make_sampling_params(llm, {**NO_MIN_TOKENS, "seed": s})
@@ -59,7 +59,7 @@ OTHER_DEFAULTS_ENGINE = f"""
 import vlesson as vl
 from vlesson import engine
 from tests.lesson_answers import learner, reference
-from vlesson.lesson import check
+from vlesson.exercises import check
 
 args = vl.effective_engine_args(
     override_generation_config={{"temperature": 0.6, "top_p": 0.9, "top_k": 40}}

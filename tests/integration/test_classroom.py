@@ -231,7 +231,7 @@ def test_the_cli_generates_on_the_server(server, capsys, monkeypatch, no_warm_en
 
 
 def test_the_slider_panel_and_next_token_view_on_the_server(llm, remote_llm):
-    widgets = pytest.importorskip("vlesson.lesson.widgets")
+    widgets = pytest.importorskip("vlesson.playground.widgets")
     panel = widgets.panel(
         remote_llm, "The capital of France is", temperature=0.0, max_tokens=12
     )

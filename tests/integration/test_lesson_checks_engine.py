@@ -1,6 +1,6 @@
 """Notebooks 03-06's checks on the real engine: the source notebooks' answers pass, and
 one typical wrong answer each gets its hint (the full wrong-answer lists run against a
-fake engine in tests/unit/test_check_*.py). vl.scheduler and the bonus's per-request
+fake engine in tests/unit/exercises/check/). vl.scheduler and the bonus's per-request
 metrics need an engine with statistics on: notebooks 04 and 06 run them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from tests.lesson_answers import learner, reference
-from vlesson.lesson import check
+from vlesson.exercises import check
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 

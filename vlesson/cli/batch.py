@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from vlesson import settings
+from vlesson.cli import arguments
 from vlesson.cli.runlog import run_log_to
 from vlesson.engine import get_llm
-from vlesson.sampling import make_sampling_params, validate
+from vlesson.sampling import make_sampling_params
 from vlesson.workflows import batch
 
 DESCRIPTION = """Generate a completion for every prompt of a file (one per line, UTF-8;
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
     if args.chunk_size < 1:
         raise settings.UsageError(f"--chunk-size must be >= 1, got {args.chunk_size}")
-    prompts = settings.collect_prompts(args)
+    prompts = arguments.collect_prompts(args)
+    # the sampling values were checked before vLLM was imported (check_before_engine)
     engine_args, overrides = settings.split_args(parser, args, OWN_OPTIONS)
-    validate(overrides)
     run_log = run_log_to(args)
     llm = get_llm(**engine_args)
     params = make_sampling_params(llm, overrides)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from vlesson import engine, files, settings
+from vlesson.cli import arguments
 from vlesson.cli.runlog import run_log_to
 from vlesson.generate import generate
-from vlesson.sampling import CLI_FLAGS, describe, make_sampling_params, validate
+from vlesson.sampling import CLI_FLAGS, describe, make_sampling_params
 
 DESCRIPTION = settings.GENERATE_DESCRIPTION
 OWN_OPTIONS = settings.GENERATE_OWN_OPTIONS
@@ -16,10 +17,11 @@ parse = settings.parse_with_config
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Validate everything, start the engine, generate, print (and save) results."""
-    prompts = settings.collect_prompts(args)
+    """Start the engine, generate, print (and save) results. The sampling values were
+    checked before vLLM was imported (``arguments.check_before_engine``); vLLM's own
+    check follows when the SamplingParams are built."""
+    prompts = arguments.collect_prompts(args)
     engine_args, overrides = settings.split_args(parser, args, OWN_OPTIONS)
-    validate(overrides)  # before the engine: bad input costs nothing
     run_log = run_log_to(args)  # checks the --log file name now, attaches later
     llm = engine.get_llm(**engine_args)
     params = make_sampling_params(llm, overrides)

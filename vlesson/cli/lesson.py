@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vlesson.lesson import build, progress
+from vlesson.exercises import build, progress
 from vlesson.settings import UsageError
 
 

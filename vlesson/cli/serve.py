@@ -9,6 +9,7 @@ import secrets
 import sys
 
 from vlesson import settings
+from vlesson.cli import arguments
 from vlesson.compat import flexible_argument_parser
 from vlesson.envvars import API_KEY as API_KEY_ENV
 from vlesson.models import DEFAULT_MODEL
@@ -76,7 +77,7 @@ OWN_OPTIONS = (
 )
 
 
-parse = settings.parse_command_line
+parse = arguments.parse_command_line
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

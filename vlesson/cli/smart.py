@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from vlesson import settings
+from vlesson.cli import arguments
 from vlesson.compat import flexible_argument_parser
 from vlesson.engine import get_llm
 from vlesson.sampling import validate
@@ -68,7 +69,7 @@ def _listing(strategies: dict) -> str:
 OWN_OPTIONS = ("topic", "num_variations", "strategies", "weights", "output")
 
 
-parse = settings.parse_command_line
+parse = arguments.parse_command_line
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

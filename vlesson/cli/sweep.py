@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from vlesson import settings
+from vlesson.cli import arguments
 from vlesson.cli.runlog import run_log_to
 from vlesson.engine import get_llm
 from vlesson.workflows import sweep
@@ -59,7 +60,7 @@ parse = settings.parse_with_config
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Check grid and settings, start the engine, sweep, save, recommend."""
-    prompts = settings.collect_prompts(args)
+    prompts = arguments.collect_prompts(args)
     engine_args, overrides = settings.split_args(parser, args, OWN_OPTIONS)
     grid = sweep.parse_grid(args.grid) if args.grid else sweep.DEFAULT_GRID
     base = {k: v for k, v in overrides.items() if v is not None}

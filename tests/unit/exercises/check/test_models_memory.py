@@ -1,0 +1,277 @@
+"""Notebook 03's checks: reference answers pass, typical wrong answers get their hint,
+stubs are "not attempted" (the engine: a fake here, the real one in the notebook)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.lesson_answers import reference, request_output, says, source
+from vlesson.exercises.check import models_memory as checks
+from vlesson.facts import EngineFacts
+
+pytestmark = pytest.mark.usefixtures("scratch_progress")
+
+NB = "03_models_memory_quantization"
+
+
+SMOLLM2 = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 576,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "num_hidden_layers": 30,
+    "head_dim": 64,
+    "intermediate_size": 1536,
+    "vocab_size": 49152,
+}
+
+
+class FakeLLM:
+    """SmolLM2's shape and KV cache (1 GiB bf16: 46,592 tokens); answers in 3 tokens
+    unless min_tokens or ignore_eos keeps it going."""
+
+    def __init__(self, folder):
+        (folder / "config.json").write_text(json.dumps(SMOLLM2))
+        self.facts = EngineFacts(
+            model="fake",
+            model_path=str(folder),
+            dtype="bfloat16",
+            kv_cache_bytes=1 << 30,
+            kv_cache_tokens=46592,
+            block_size=128,
+        )
+
+    def generate(self, prompts, params, use_tqdm=True):
+        if not isinstance(params, list):
+            params = [params] * len(prompts)
+        return [self._one(p) for p in params]
+
+    @staticmethod
+    def _one(params):
+        n = params.max_tokens if (params.min_tokens or params.ignore_eos) else 3
+        reason = "length" if n == params.max_tokens else "stop"
+        return request_output("", "", list(range(n)), reason)
+
+
+# -- 2.5 ---------------------------------------------------------------------------------
+
+FOCUSED_WRONG = {
+    "no min_tokens": (
+        "temperature=0.4, top_p=0.8, top_k=20, max_tokens=150",
+        "max_tokens is only a ceiling",
+    ),
+    "greedy": (
+        "temperature=0, top_k=20, max_tokens=150, min_tokens=150",
+        "0 is greedy",
+    ),
+    "hot": (
+        "temperature=1.0, top_p=0.8, top_k=20, max_tokens=150, min_tokens=150",
+        "focused means low",
+    ),
+    "wide nucleus": (
+        "temperature=0.4, top_k=20, max_tokens=150, min_tokens=150",
+        "narrow nucleus",
+    ),
+    "no top_k": (
+        "temperature=0.4, top_p=0.8, max_tokens=150, min_tokens=150",
+        "top_k is 0",
+    ),
+    "150 as min only": (
+        "temperature=0.4, top_p=0.8, top_k=20, min_tokens=150, max_tokens=200",
+        "max_tokens is 200",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FOCUSED_WRONG)
+def test_focused_wrong_answers_get_their_hint(name, tmp_path):
+    args, hint = FOCUSED_WRONG[name]
+    ns = source(f"from vllm import SamplingParams\nfocused = SamplingParams({args})\n")
+    says(checks.focused_params(ns["focused"], FakeLLM(tmp_path)), "wrong", hint)
+
+
+def test_focused_a_dict_is_not_sampling_params(tmp_path):
+    says(
+        checks.focused_params({"temperature": 0.4}, FakeLLM(tmp_path)),
+        "wrong",
+        "build vLLM's SamplingParams",
+    )
+
+
+def test_focused_reference_passes_with_evidence(tmp_path):
+    verdict = checks.focused_params(reference(NB, "2.5")["focused"], FakeLLM(tmp_path))
+    says(verdict, "right", "every seed")
+    assert list(verdict.evidence["num_tokens"]) == [150, 150, 150]
+    says(checks.focused_params(..., FakeLLM(tmp_path)), "not attempted")
+
+
+# -- 2.6 ---------------------------------------------------------------------------------
+
+KV_HEAD = "def kv_cache_tokens(config, dtype_bytes, cache_bytes, block_size):\n"
+KV_WRONG = {
+    "no key AND value": (
+        (
+            "    per = config.num_hidden_layers * config.num_key_value_heads"
+            " * config.head_dim * dtype_bytes\n"
+            "    return cache_bytes // (per * block_size) * block_size\n"
+        ),
+        "a key AND a value",
+    ),
+    "query heads": (
+        (
+            "    per = 2 * config.num_hidden_layers * config.num_attention_heads"
+            " * config.head_dim * dtype_bytes\n"
+            "    return cache_bytes // (per * block_size) * block_size\n"
+        ),
+        "grouped-query attention",
+    ),
+    "one layer": (
+        (
+            "    per = 2 * config.num_key_value_heads * config.head_dim * dtype_bytes\n"
+            "    return cache_bytes // (per * block_size) * block_size\n"
+        ),
+        "every layer keeps its own",
+    ),
+    "head size derived": (
+        (
+            "    head = config.hidden_size // config.num_attention_heads\n"
+            "    per = 2 * config.num_hidden_layers * config.num_key_value_heads"
+            " * head * dtype_bytes\n"
+            "    return cache_bytes // (per * block_size) * block_size\n"
+        ),
+        "head_dim",
+    ),
+    "no whole blocks": (
+        (
+            "    per = 2 * config.num_hidden_layers * config.num_key_value_heads"
+            " * config.head_dim * dtype_bytes\n"
+            "    return cache_bytes // per\n"
+        ),
+        "whole blocks",
+    ),
+    "hard-coded": ("    return 46592\n", "what does ONE token store"),
+}
+
+
+@pytest.mark.parametrize("name", KV_WRONG)
+def test_kv_cache_wrong_answers_get_their_hint(name, tmp_path):
+    body, hint = KV_WRONG[name]
+    fn = source(KV_HEAD + body)["kv_cache_tokens"]
+    says(checks.kv_cache_tokens(fn, FakeLLM(tmp_path)), "wrong", hint)
+
+
+def test_kv_cache_reference_matches_the_engines_figure(tmp_path):
+    fn = reference(NB, "2.6")["kv_cache_tokens"]
+    says(checks.kv_cache_tokens(fn, FakeLLM(tmp_path)), "right", "engine's own")
+    stub = source(KV_HEAD + "    raise NotImplementedError\n")["kv_cache_tokens"]
+    says(checks.kv_cache_tokens(stub, FakeLLM(tmp_path)), "not attempted")
+
+
+# -- 2.1 ---------------------------------------------------------------------------------
+
+TABLE = pd.DataFrame(
+    {
+        "model": ["smollm2-135m-instruct"] * 2 + ["gemma-3-270m"] * 2,
+        "load_s": [9.0, 9.0, 14.0, 14.0],
+        "gen_tok_s": [300.0, 300.0, 120.0, 120.0],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("predictions", "hint"),
+    [
+        (
+            {"loads_slower": "smollm2-135m-instruct", "generates_faster": "x"},
+            "name one of",
+        ),
+        (
+            {
+                "loads_slower": "smollm2-135m-instruct",
+                "generates_faster": "smollm2-135m-instruct",
+            },
+            "gemma-3-270m loads slower",
+        ),
+        (
+            {"loads_slower": "gemma-3-270m", "generates_faster": "gemma-3-270m"},
+            "which model has fewer",
+        ),
+        ({"slower": "gemma-3-270m"}, "keys loads_slower, generates_faster"),
+    ],
+)
+def test_model_predictions_wrong(predictions, hint):
+    says(checks.model_predictions(predictions, TABLE), "wrong", hint)
+
+
+def test_model_predictions_reference():
+    predictions = reference(NB, "2.1")["predictions"]
+    says(checks.model_predictions(predictions, TABLE), "right")
+    says(checks.model_predictions(..., TABLE), "not attempted")
+
+
+def test_model_predictions_on_a_class_server_are_judged_by_size():
+    """On a class server nothing is compared (the table is None): the two offline
+    models' sizes decide, and the verdict says it was not measured."""
+    predictions = reference(NB, "2.1")["predictions"]
+    says(checks.model_predictions(predictions, None), "right", "Judged by size")
+    swapped = {
+        "loads_slower": predictions["generates_faster"],
+        "generates_faster": predictions["loads_slower"],
+    }
+    says(checks.model_predictions(swapped, None), "wrong", "more to read from disk")
+    faster = {**predictions, "generates_faster": predictions["loads_slower"]}
+    says(checks.model_predictions(faster, None), "wrong", "which model has fewer")
+    named = {**predictions, "loads_slower": "facebook/opt-125m"}
+    says(checks.model_predictions(named, None), "wrong", "name one of")
+
+
+# -- 2.12 --------------------------------------------------------------------------------
+
+QUANT_WRONG = {
+    "a key vLLM does not read": (
+        (
+            "import json\ndef quantization_of(d):\n"
+            "    return json.load(open(f'{d}/config.json')).get('quantization')\n"
+        ),
+        "look in the folder's config.json",
+    ),
+    "the whole config": (
+        (
+            "import json\ndef quantization_of(d):\n"
+            "    return json.load(open(f'{d}/config.json')).get('quantization_config')\n"
+        ),
+        "return the method's name",
+    ),
+    "full precision raises": (
+        (
+            "import json\ndef quantization_of(d):\n"
+            "    return json.load(open(f'{d}/config.json'))['quantization_config']"
+            "['quant_method']\n"
+        ),
+        "raised KeyError: 'quantization_config'",
+    ),
+    "the dtype taken for a method": (
+        (
+            "import json\ndef quantization_of(d):\n"
+            "    c = json.load(open(f'{d}/config.json'))\n"
+            "    return c.get('quantization_config', {}).get('quant_method', c['torch_dtype'])\n"
+        ),
+        "without a quantization config is full precision",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", QUANT_WRONG)
+def test_quantization_wrong_answers_get_their_hint(name):
+    code, hint = QUANT_WRONG[name]
+    says(checks.quantization_of(source(code)["quantization_of"]), "wrong", hint)
+
+
+def test_quantization_reference_and_stub():
+    says(checks.quantization_of(reference(NB, "2.12")["quantization_of"]), "right")
+    stub = source("def quantization_of(d):\n    raise NotImplementedError\n")
+    says(checks.quantization_of(stub["quantization_of"]), "not attempted")

@@ -1,0 +1,273 @@
+"""Checks of notebook 03: models (2.1), a focused config (2.5), the KV cache's size
+(2.6) and where vLLM finds a checkpoint's quantization (2.12)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from vlesson.exercises.grading import checkpoint
+from vlesson.facts import engine_facts
+from vlesson.models import OFFLINE_MODELS
+from vlesson.remote import local_only
+
+__all__ = ["focused_params", "kv_cache_tokens", "model_predictions", "quantization_of"]
+
+# -- 2.5 a focused configuration of exactly 150 tokens -------------------------------
+
+EARLY_STOP_PROMPT = "Q: What colour is the sky on a clear day? Answer in one word.\nA:"
+"""A question the model answers in a few tokens, then ends: only a config that forbids
+stopping reaches 150 tokens here."""
+SEEDS = (0, 1, 2)
+
+
+@checkpoint("2.5")
+def focused_params(params: Any, llm: Any) -> tuple[str, Any]:
+    """Check a ``SamplingParams`` for 2.5: focused, top-k, exactly 150 tokens."""
+    import pandas as pd
+    from vllm import SamplingParams
+
+    assert isinstance(params, SamplingParams), (
+        f"params is a {type(params).__name__}: build vLLM's SamplingParams(...)"
+    )
+    t, p, k = params.temperature, params.top_p, params.top_k
+    assert 0 < t <= 0.6, (
+        f"temperature is {t}: focused means low, about 0.3-0.5 (0 is greedy, and then"
+        " top-k would not matter)"
+    )
+    assert p <= 0.9, f"top_p is {p}: focused means a narrow nucleus, well below 1"
+    assert k == 20, f"top_k is {k}: top-k sampling with k = 20, as the sheet says"
+    assert params.max_tokens == 150, f"max_tokens is {params.max_tokens}, not 150"
+    exact = params.min_tokens == 150 or params.ignore_eos
+    assert exact, (
+        f"min_tokens is {params.min_tokens}: max_tokens is only a ceiling - what "
+        "could end an output before it?"
+    )
+    seeded = []
+    for seed in SEEDS:
+        one = params.clone()
+        one.seed = seed
+        seeded.append(one)
+    outputs = llm.generate([EARLY_STOP_PROMPT] * len(SEEDS), seeded, use_tqdm=False)
+    runs = [
+        {
+            "seed": seed,
+            "num_tokens": len(o.outputs[0].token_ids),
+            "finish": o.outputs[0].finish_reason,
+        }
+        for seed, o in zip(SEEDS, outputs, strict=True)
+    ]
+    short = [r for r in runs if r["num_tokens"] != 150]
+    assert not short, f"with seed {short[0]['seed']} it stopped at {short[0]}"
+    return (
+        (
+            "150 tokens with every seed, even on a question the model answers in one word:"
+            " the settings guarantee it, not the luck of one sample"
+        ),
+        pd.DataFrame(runs),
+    )
+
+
+# -- 2.6 how many tokens the KV cache holds ------------------------------------------
+
+GEMMA_LIKE = SimpleNamespace(
+    num_hidden_layers=18,
+    num_attention_heads=4,
+    num_key_value_heads=1,
+    head_dim=256,
+    hidden_size=640,
+)
+"""A config whose head_dim is not hidden_size / heads (gemma-3-270m's shape)."""
+
+
+def kv_tokens(
+    config: Any,
+    dtype_bytes: int,
+    cache_bytes: int,
+    block_size: int,
+    *,
+    kv: int = 2,
+    heads: str = "num_key_value_heads",
+    layers: bool = True,
+    head_dim: str = "config",
+    blocks: bool = True,
+) -> int:
+    """Tokens a KV cache of ``cache_bytes`` holds (vLLM's sum); the keywords make the
+    usual mistakes, so a wrong answer can be named."""
+    size = getattr(config, "head_dim", None) if head_dim == "config" else None
+    size = size or config.hidden_size // config.num_attention_heads
+    per_token = kv * getattr(config, heads) * size * dtype_bytes
+    per_token *= config.num_hidden_layers if layers else 1
+    if not blocks:
+        return cache_bytes // per_token
+    return cache_bytes // (per_token * block_size) * block_size
+
+
+MISTAKES = {
+    "kv": (
+        {"kv": 1},
+        "each token keeps a key AND a value vector in every layer",
+    ),
+    "heads": (
+        {"heads": "num_attention_heads"},
+        (
+            "this model shares each key/value head among several query heads "
+            "(grouped-query attention): count the KV heads"
+        ),
+    ),
+    "layers": ({"layers": False}, "every layer keeps its own keys and values"),
+    "head_dim": (
+        {"head_dim": "derived"},
+        (
+            "a head's size is in the config (head_dim); it is not always hidden_size / "
+            "num_attention_heads"
+        ),
+    ),
+    "blocks": (
+        {"blocks": False},
+        "vLLM hands out whole blocks of block_size tokens: round down to whole blocks",
+    ),
+}
+
+
+@checkpoint("2.6")
+def kv_cache_tokens(fn: Callable[..., Any], llm: Any) -> str:
+    """Check ``fn(config, dtype_bytes, cache_bytes, block_size) -> tokens`` against
+    the engine's own KV-cache size and a second, differently shaped model."""
+    facts = engine_facts(llm)
+    cases = [(GEMMA_LIKE, 2, 1 << 28, 16, None)]
+    if facts.kv_cache_bytes and facts.kv_cache_tokens and facts.model_path:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(facts.model_path)
+        dtype_bytes = 4 if facts.dtype == "float32" else 2
+        cases.insert(
+            0,
+            (
+                config,
+                dtype_bytes,
+                facts.kv_cache_bytes,
+                facts.block_size,
+                facts.kv_cache_tokens,
+            ),
+        )
+    for config, dtype_bytes, cache_bytes, block_size, engine_says in cases:
+        args = (config, dtype_bytes, cache_bytes, block_size)
+        want = engine_says or kv_tokens(*args)
+        got = fn(*args)
+        if got == want:
+            continue
+        named = [
+            hint for kw, hint in MISTAKES.values() if got == kv_tokens(*args, **kw)
+        ]
+        who = "the engine says" if engine_says else "vLLM's sum gives"
+        assert False, (
+            f"for a {config.num_hidden_layers}-layer model with {cache_bytes:,} bytes "
+            f"you get {got!r} tokens, {who} {want:,}: "
+            + (named[0] if named else "what does ONE token store, in each layer?")
+        )
+    return (
+        "your sum matches the engine's own KV-cache size: bytes per token decide how "
+        "many tokens, and so how many requests, fit at once"
+    )
+
+
+# -- 2.1 predict, then measure ---------------------------------------------------------
+
+PREDICTION_KEYS = ("loads_slower", "generates_faster")
+
+
+@checkpoint("2.1")
+def model_predictions(predictions: Mapping[str, str], table: Any) -> str:
+    """Check the learner's predictions against ``vl.compare.compare_models()``'s table;
+    ``table`` is None on a class server, which cannot compare models: the predictions
+    are then judged by the two models' sizes."""
+    assert isinstance(predictions, Mapping) and set(PREDICTION_KEYS) <= set(
+        predictions
+    ), f"predictions is a dict with the keys {', '.join(PREDICTION_KEYS)}"
+    if table is None:
+        sizes = {name: model.parameters_m for name, model in OFFLINE_MODELS.items()}
+        names = list(sizes)
+        slower, faster = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
+        why_slower = (
+            f"{slower} has {sizes[slower]}M weights, {faster} {sizes[faster]}M: which "
+            "one has more to read from disk and place in memory?"
+        )
+        why_faster = (
+            f"{faster} has {sizes[faster]}M weights, {slower} {sizes[slower]}M: each "
+            "step multiplies every weight once - which model has fewer?"
+        )
+        right = (
+            "your predictions match the models' sizes: more weights, slower to load "
+            "and to generate. Judged by size, not measured: "
+            + local_only("Comparing two models (exercise 2.1)")
+        )
+    else:
+        per_model = table.groupby("model", sort=False)[["load_s", "gen_tok_s"]].mean()
+        names = list(per_model.index)
+        slower = per_model["load_s"].idxmax()
+        faster = per_model["gen_tok_s"].idxmax()
+        why_slower = (
+            f"the measurement says {slower} loads slower: compare the two models' "
+            "weights and vocabularies (vl.models.describe)"
+        )
+        why_faster = (
+            f"the measurement says {faster} generates more tokens per second: each "
+            "step multiplies every weight once - which model has fewer?"
+        )
+        right = (
+            "your predictions match the measurement: size decides load time and speed"
+        )
+    for key in PREDICTION_KEYS:
+        assert predictions[key] in names, (
+            f"predictions[{key!r}] is {predictions[key]!r}: name one of {names}"
+        )
+    assert predictions["loads_slower"] == slower, why_slower
+    assert predictions["generates_faster"] == faster, why_faster
+    return right
+
+
+# -- 2.12 where vLLM finds the quantization -------------------------------------------
+
+QUANT_CASES: tuple[tuple[str, dict[str, Any] | None, str | None], ...] = (
+    ("full precision", None, None),
+    ("gptq", {"quant_method": "gptq", "bits": 4, "group_size": 64}, "gptq"),
+    ("awq", {"quant_method": "awq", "bits": 4, "zero_point": True}, "awq"),
+)
+
+
+@checkpoint("2.12")
+def quantization_of(fn: Callable[[Path], Any]) -> str:
+    """Check ``fn(model_dir) -> method name or None`` on three checkpoint folders."""
+    with tempfile.TemporaryDirectory(prefix="vlesson-check-") as tmp:
+        for name, quant, want in QUANT_CASES:
+            folder = Path(tmp, name)
+            folder.mkdir()
+            config: dict[str, Any] = {
+                "architectures": ["LlamaForCausalLM"],
+                "torch_dtype": "bfloat16",
+            }
+            if quant is not None:
+                config["quantization_config"] = quant
+            (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+            got = fn(folder)
+            assert not isinstance(got, Mapping), (
+                f"for the {name} checkpoint you returned a dict: return the method's "
+                "name, a str"
+            )
+            assert got == want, (
+                f"for the {name} checkpoint you returned {got!r}, vLLM reads {want!r}"
+                + (
+                    ": a checkpoint without a quantization config is full precision"
+                    if want is None
+                    else ": look in the folder's config.json, where vLLM looks"
+                )
+            )
+    return (
+        "vLLM takes the method from the checkpoint's own config: --quantization awq "
+        "on a full-precision model has nothing to read"
+    )

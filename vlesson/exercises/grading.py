@@ -1,0 +1,240 @@
+"""Verdicts of the lesson's checks, and the ``@checkpoint`` decorator that grades.
+
+A check answers exactly one of three things (``Verdict.status``):
+
+- ``"not attempted"``: the skeleton is untouched. The build of the learner's notebooks
+  replaces each solution region by a stub: ``NAME = ...`` at top level, ``raise
+  NotImplementedError`` inside a function. A check receiving ``...`` or a function that
+  raises ``NotImplementedError`` says so and does no engine work.
+- ``"wrong"``: the one specific thing to look at (never the recipe). An exception raised
+  by the learner's own code becomes such a hint naming the learner's line.
+- ``"right"``: with one sentence of why it matters.
+
+Every verdict is recorded in the learner's progress (``vlesson.exercises.progress``),
+and kept in this kernel's log of verdicts: ``vl.check.verdicts()``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import functools
+import html
+import io
+import linecache
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from vlesson.exercises import progress, registry
+
+Status = Literal["not attempted", "wrong", "right"]
+STATUSES: tuple[str, ...] = ("not attempted", "wrong", "right")
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_CELL_FILE = re.compile(r"ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-")
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What a check says about one answer."""
+
+    exercise: str
+    """The exercise id of the sheet: "2.7", "self-3", "challenge"."""
+    status: Status
+    """"not attempted", "wrong" or "right"."""
+    message: str
+    """What to look at (wrong), or why it matters (right)."""
+    evidence: Any = dataclasses.field(default=None, compare=False)
+    """Optional result to show under the verdict (a DataFrame), e.g. the learner's
+    own measurements once the answer is right."""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        """True when the answer is right."""
+        return self.status == "right"
+
+    def __repr__(self) -> str:
+        return f"[{self.exercise}] {self.status}: {self.message}"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _repr_html_(self) -> str:
+        colour = {"right": "#1a7f37", "wrong": "#b35900", "not attempted": "#57606a"}
+        icon = {"right": "✅", "wrong": "✗", "not attempted": "…"}[self.status]
+        body = (
+            f'<div style="border-left:4px solid {colour[self.status]};'
+            f'padding:4px 10px"><b>{icon} {html.escape(self.exercise)}: '
+            f"{self.status}</b> - {html.escape(self.message)}</div>"
+        )
+        if self.evidence is not None and hasattr(self.evidence, "_repr_html_"):
+            body += self.evidence._repr_html_()
+        return body
+
+
+class NotAttempted(Exception):
+    """Raised by a check when the learner's work is not there yet (e.g. the file a
+    command should have written)."""
+
+
+_LOG: collections.deque[Verdict] = collections.deque(maxlen=1000)
+
+
+def verdicts(*, clear: bool = False) -> list[Verdict]:
+    """Return the verdicts the checks gave in this kernel, oldest first (the last
+    1,000); ``clear=True`` also forgets them, so the next call shows only new ones."""
+    given = list(_LOG)
+    if clear:
+        _LOG.clear()
+    return given
+
+
+def _not_attempted(exercise: str) -> Verdict:
+    return Verdict(
+        exercise,
+        "not attempted",
+        "the skeleton is still the stub: write your answer in the cell above, run "
+        f'it, then this check again (stuck? vl.hint("{exercise}"))',
+    )
+
+
+def checkpoint(exercise: str) -> Callable[[Callable[..., str]], Callable[..., Verdict]]:
+    """Make a check function grade: it returns a ``Verdict``, records it, never raises.
+
+    The decorated function receives the learner's answers, raises ``AssertionError``
+    with a hint when one is wrong, and returns the "why it matters" sentence (or a
+    ``(sentence, evidence)`` pair) when all is right.
+    """
+    registry.get(exercise)  # an unknown id fails at import, not in a lesson
+
+    def decorate(fn: Callable[..., str]) -> Callable[..., Verdict]:
+        @functools.wraps(fn)
+        def check(*args: Any, **kwargs: Any) -> Verdict:
+            verdict = grade(exercise, fn, *args, **kwargs)
+            progress.record(verdict.exercise, verdict.status)
+            _LOG.append(verdict)
+            return verdict
+
+        check.exercise = exercise  # type: ignore[attr-defined]
+        return check
+
+    return decorate
+
+
+def grade(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Verdict:
+    """Run one check function on the learner's answers and turn the outcome into a
+    Verdict (see ``checkpoint``)."""
+    answers = [*args, *kwargs.values()]
+    if any(a is ... for a in answers):
+        return _not_attempted(exercise)
+    reference = _reference_answer(answers)
+    if reference:
+        return Verdict(exercise, "wrong", reference)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            result = fn(*args, **kwargs)
+    except SystemExit as exc:  # argparse in the learner's code: say what it printed
+        said = (err.getvalue().strip().splitlines() or [f"exit code {exc.code}"])[-1]
+        where = learner_error(exc).split(" raised ")[0]
+        return Verdict(exercise, "wrong", f"{where}: argparse exited - {said}")
+    except NotAttempted as exc:
+        verdict = _not_attempted(exercise)
+        return dataclasses.replace(verdict, message=f"{exc} - {verdict.message}")
+    except NotImplementedError as exc:
+        if _learner_frames(exc.__traceback__):
+            return _not_attempted(exercise)
+        return Verdict(
+            exercise, "wrong", f"the check could not use your answer: {exc!r}"
+        )
+    except AssertionError as exc:
+        if not _learner_frames(exc.__traceback__):
+            return Verdict(exercise, "wrong", str(exc) or "not right yet")
+        return Verdict(exercise, "wrong", learner_error(exc))
+    except Exception as exc:  # noqa: BLE001 - the learner's code, or their answer
+        if _learner_frames(exc.__traceback__):
+            return Verdict(exercise, "wrong", learner_error(exc))
+        return Verdict(
+            exercise,
+            "wrong",
+            f"the check could not use your answer: {type(exc).__name__}: {exc}",
+        )
+    finally:
+        sys.stderr.write(err.getvalue())
+    message, evidence = result if isinstance(result, tuple) else (result, None)
+    return Verdict(exercise, "right", message, evidence)
+
+
+def _reference_answer(answers: list[Any]) -> str:
+    """Say so when an answer is one of vlesson's own functions passed back in."""
+    for answer in answers:
+        module = getattr(answer, "__module__", None) or ""
+        if callable(answer) and module.split(".")[0] == "vlesson":
+            return (
+                f"{getattr(answer, '__name__', answer)} is vlesson's own function, "
+                "not yours: write your function in the answer cell"
+            )
+    return ""
+
+
+def _is_learner_file(filename: str) -> bool:
+    if _CELL_FILE.search(filename):
+        return True
+    if filename.startswith("<"):
+        return filename in ("<string>", "<stdin>")
+    path = Path(filename).resolve()
+    if path.is_relative_to(_PACKAGE_DIR):
+        return False
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return not any(path.is_relative_to(Path(p).resolve()) for p in prefixes)
+
+
+def _learner_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    frames = traceback.extract_tb(tb)
+    return [f for f in frames if _is_learner_file(f.filename)]
+
+
+def _cell_name(filename: str) -> str:
+    """ "Cell In[5]" for a notebook cell (as IPython names it), else the file's name."""
+    shell = sys.modules.get("IPython") and _ipython()
+    number = None
+    if shell is not None:
+        number = getattr(shell.compile, "_filename_map", {}).get(filename)
+    if number is not None:
+        return f"your cell In[{number}]"
+    if _CELL_FILE.search(filename):
+        return "your cell"
+    return Path(filename).name
+
+
+def _ipython() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return None
+    return get_ipython()
+
+
+def learner_error(exc: BaseException) -> str:
+    """A hint naming the learner's line that raised ``exc`` (no traceback)."""
+    frames = _learner_frames(exc.__traceback__)
+    what = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if not frames:
+        return f"your code raised {what}"
+    frame = frames[-1]  # the deepest line of the learner's own code
+    line = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
+    where = f"{_cell_name(frame.filename)}, line {frame.lineno}"
+    return f"{where} (in {frame.name}): `{line}` raised {what}"

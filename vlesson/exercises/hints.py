@@ -1,0 +1,56 @@
+"""Help on request: ``vl.hint(id)`` gives the next hint, ``vl.solution(id)`` the answer.
+
+The reference answers live in the notebooks' sources (``notebooks/*.ipynb``, solution
+regions and cells tagged ``solution:ID``), never in the learner's copies; showing one
+is recorded in the learner's progress.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from vlesson import paths
+from vlesson.exercises import build, progress, registry
+
+
+class Help(str):
+    """A hint or a solution: plain text, shown as Markdown in a notebook."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def hint(exercise: str) -> Help:
+    """Return the next hint for an exercise (one more each call)."""
+    ex = registry.get(exercise)
+    if not ex.hints:
+        return Help(
+            f"**{ex.id}** has no hints; `vl.solution({ex.id!r})` shows the answer."
+        )
+    number = progress.next_hint(ex.id)
+    if number >= len(ex.hints):
+        return Help(
+            f"**{ex.id}**: that was the last hint ({len(ex.hints)}). Re-read them, or "
+            f"`vl.solution({ex.id!r})` shows the worked answer."
+        )
+    more = " (more: call again)" if number + 1 < len(ex.hints) else " (the last one)"
+    return Help(
+        f"**Hint {number + 1}/{len(ex.hints)} for {ex.id}**{more}: {ex.hints[number]}"
+    )
+
+
+def solution(exercise: str) -> Help:
+    """Show the reference answer of an exercise, and record that it was revealed."""
+    ex = registry.get(exercise)
+    source = paths.project_file("notebooks", f"{ex.notebook}.ipynb")
+    notebook: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    parts = build.solution_parts(notebook, ex.id)
+    if not parts:
+        return Help(f"**{ex.id}** has no worked answer in {source.name} yet.")
+    progress.revealed(ex.id)
+    head = f"**Solution of {ex.id}: {ex.title}** (from `notebooks/{source.name}`)"
+    return Help("\n\n".join([head, *parts]))
