@@ -11,6 +11,8 @@ model; ``vl.quantization.CPU_METHODS`` holds the result of each):
   CPU build has only for AVX-512 CPUs (:func:`int4_kernel_available`). GPTQ's own
   calibration needs a GPU and data; :func:`write_gptq` writes the same format with plain
   round-to-nearest, offline, in about a second.
+- A kernel's speed depends on the CPU: :func:`probe_kernel` tries a quantized variant
+  in a child process (a few tokens, a deadline) before the comparison measures it.
 - GGUF cannot be loaded: vLLM 0.32 has no GGUF loader any more (no ``gguf`` in its
   quantization methods or load formats), so vlesson dequantizes GGUF files once.
 """
@@ -25,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlesson import models, paths
+from vlesson import files, models, paths
 from vlesson.engine import engine_info, get_llm, is_cpu, release
 from vlesson.files import atomic_path
 from vlesson.generate import LESSON_PROMPTS, generate
@@ -218,6 +220,88 @@ NO_INT4_KERNEL = (
 )
 
 
+PROBE_TOKENS = 4
+"""Tokens a variant must give in the probe (one short prompt, greedy)."""
+PROBE_DEADLINE_S = 150.0
+"""Seconds the probe may take: a start (import vLLM, load) and PROBE_TOKENS tokens."""
+PROBE_SLOW_S = 20.0
+"""Seconds for PROBE_TOKENS tokens above which a kernel is too slow for the table
+(a native kernel gives them in well under a second on every CPU measured)."""
+
+_PROBE = """
+import json, sys, time
+import vlesson as vl
+llm = vl.get_llm(sys.argv[1] or None, **json.loads(sys.argv[2]))
+start = time.perf_counter()
+vl.generate(llm, ["Hello"], {"temperature": 0, "max_tokens": int(sys.argv[3])},
+            use_tqdm=False)
+print("PROBE_SECONDS", time.perf_counter() - start, flush=True)
+"""
+
+
+def probe_kernel(
+    model: str | None, settings: Mapping[str, Any], *, deadline: float = PROBE_DEADLINE_S
+) -> str:
+    """Return why a quantized variant should not run on this CPU, or "" when it may.
+
+    A kernel's speed depends on the CPU (fp8 through ``torch._scaled_mm`` did not give
+    4 prompts x 8 tokens in 280 s on a Xeon with AMX): a child process starts the
+    variant and asks for a few tokens within a deadline, so no cell waits forever on a
+    machine nobody measured. The answer is kept per CPU, vLLM version and variant.
+    """
+    import hashlib
+    import signal
+    import subprocess
+    import sys
+
+    import vllm
+
+    cpu = _cpu_name()
+    key = json.dumps([cpu, vllm.__version__, model, dict(settings)], sort_keys=True,
+                     default=str)
+    kept = paths.subdir("kernel-probes") / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    if kept.is_file():
+        return json.loads(kept.read_text())["why"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PROBE, model or "", json.dumps(dict(settings)),
+         str(PROBE_TOKENS)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = child.communicate(timeout=deadline)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        why = (f"not run: its kernel gave no {PROBE_TOKENS} tokens within "
+               f"{deadline:.0f} s on this CPU ({cpu})")
+    else:
+        seconds = [float(line.split()[1]) for line in out.splitlines()
+                   if line.startswith("PROBE_SECONDS ")]
+        if not seconds:
+            last = (out.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
+            why = f"not run: it fails on this CPU ({cpu}): {last[-200:]}"
+        elif seconds[0] > PROBE_SLOW_S:
+            why = (f"not run: its kernel took {seconds[0]:.0f} s for {PROBE_TOKENS} "
+                   f"tokens on this CPU ({cpu}); the table would take many minutes")
+        else:
+            why = ""
+    files.write_atomic(kept, json.dumps({"key": key, "why": why}))
+    return why
+
+
+def _cpu_name() -> str:
+    """Return the CPU's model name as /proc/cpuinfo gives it."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def int4_kernel_available() -> bool:
     """Return True when vLLM can run a 4-bit GPTQ checkpoint here: on a GPU, or on a
     CPU whose vLLM build has the W4A16 kernel (AVX-512 CPUs; not AVX2-only ones)."""
@@ -279,10 +363,15 @@ def compare_quantization(
         settings = {**common, **settings}
         gptq = settings.pop("gptq", False)
         name = str(write_gptq(model)) if gptq else model
+        method = "gptq" if gptq else settings.get("quantization", "none")
         if gptq and not int4_kernel_available():  # the size still tells; say the rest
-            rows.append(_not_run(label, name, NO_INT4_KERNEL))
+            rows.append(_not_run(label, name, method, NO_INT4_KERNEL))
             continue
         release()
+        why = probe_kernel(name, settings) if is_cpu() and method != "none" else ""
+        if why:
+            rows.append(_not_run(label, name or models.DEFAULT_MODEL, method, why))
+            continue
         _return_freed_memory()
         before = rss_mib()
         llm = get_llm(name, **settings)
@@ -311,9 +400,7 @@ def compare_quantization(
             {
                 "variant": label,
                 "dtype": info["dtype"],
-                "quantization": "gptq"
-                if gptq
-                else settings.get("quantization", "none"),
+                "quantization": method,
                 "perplexity": round(passage_perplexity(llm), 3),
                 "agreement": round(agreement(reference, tokens), 3),
                 "gen_tok_s": round(
@@ -328,13 +415,13 @@ def compare_quantization(
     return pd.DataFrame(rows)
 
 
-def _not_run(label: str, folder: str, why: str) -> dict[str, Any]:
+def _not_run(label: str, model: str, method: str, why: str) -> dict[str, Any]:
     """Return a comparison row for a variant this machine cannot run: its size, and why."""
     nan = float("nan")
     return {
-        "variant": label, "dtype": None, "quantization": "gptq", "perplexity": nan,
+        "variant": label, "dtype": None, "quantization": method, "perplexity": nan,
         "agreement": nan, "gen_tok_s": nan, "load_s": nan, "load_rss_mib": nan,
-        "checkpoint_mib": _checkpoint_mib(folder), "example": why,
+        "checkpoint_mib": _checkpoint_mib(str(models.resolve(model))), "example": why,
     }  # fmt: skip
 
 

@@ -3,6 +3,8 @@ on a CPU, and a variant's own setting wins (no engine starts here)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from vlesson.workflows import quantization
@@ -58,3 +60,42 @@ def test_gptq_packing_round_trips_within_half_a_step():
 def test_agreement_counts_equal_positions():
     assert quantization.agreement([[1, 2, 3]], [[1, 2, 3]]) == 1.0
     assert quantization.agreement([[1, 2, 3, 4]], [[1, 9, 3]]) == 0.5
+
+
+@pytest.fixture
+def probe_script(monkeypatch, tmp_path):
+    """Replace the probe's child (which would start an engine) by a script of one line."""
+    monkeypatch.setenv("VLESSON_HOME", str(tmp_path))
+
+    def use(code: str) -> None:
+        monkeypatch.setattr(quantization, "_PROBE", code)
+
+    return use
+
+
+@pytest.mark.parametrize(
+    ("child", "why"),
+    [
+        ("print('PROBE_SECONDS 0.3')", ""),
+        ("print('PROBE_SECONDS 31.0')", "its kernel took 31 s for 4 tokens on this CPU"),
+        ("raise SystemExit('no CPU kernel')", "it fails on this CPU (.*): no CPU kernel"),
+        ("import time; time.sleep(30)", "gave no 4 tokens within 2 s on this CPU"),
+    ],
+    ids=["fast", "slow", "fails", "hangs"],
+)
+def test_a_kernel_probe_says_why_a_variant_cannot_run_here(probe_script, child, why):
+    probe_script(child)
+    got = quantization.probe_kernel(None, {"quantization": "fp8"}, deadline=2)
+    if why:
+        assert got.startswith("not run: ")
+        assert re.search(why, got), got
+    else:
+        assert got == ""
+
+
+def test_a_kernel_probe_is_kept_per_cpu_and_variant(probe_script):
+    probe_script("print('PROBE_SECONDS 31.0')")
+    slow = quantization.probe_kernel(None, {"quantization": "fp8"})
+    probe_script("raise SystemExit('the child must not run again')")
+    assert quantization.probe_kernel(None, {"quantization": "fp8"}) == slow
+    assert "must not run" in quantization.probe_kernel(None, {"quantization": "gptq"})
