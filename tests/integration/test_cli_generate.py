@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from vlesson import engine
+
 
 def run_cli(*args, cwd=None):
     return subprocess.run(
@@ -19,8 +21,13 @@ def run_cli(*args, cwd=None):
 
 
 def test_generate_prints_config_and_completions(tmp_path):
+    # In the dtype vlesson does NOT pick on this CPU (the session's engine and the
+    # notebooks run the other): both CPU paths run on every machine, bf16 native or not.
+    other = "float32" if engine.cpu_has_native_bf16() else "bfloat16"
     out = tmp_path / "results.jsonl"
     result = run_cli(
+        "--dtype",
+        other,
         "--prompt",
         "The capital of France is",
         "--prompt",
@@ -35,6 +42,7 @@ def test_generate_prints_config_and_completions(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "model: smollm2-135m-instruct" in result.stdout
     assert "temperature: 0.0" in result.stdout
+    assert f"dtype: {other}" in result.stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["prompt"] for r in rows] == [
         "The capital of France is",
