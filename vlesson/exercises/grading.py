@@ -1,6 +1,6 @@
 """Verdicts of the lesson's checks, and the ``@checkpoint`` decorator that grades.
 
-A check answers exactly one of three things (``Verdict.status``):
+A check answers exactly one of four things (``Verdict.status``):
 
 - ``"not attempted"``: the skeleton is untouched. The build of the learner's notebooks
   replaces each solution region by a stub: ``NAME = ...`` at top level, ``raise
@@ -9,6 +9,8 @@ A check answers exactly one of three things (``Verdict.status``):
 - ``"wrong"``: the one specific thing to look at (never the recipe). An exception raised
   by the learner's own code becomes such a hint naming the learner's line.
 - ``"right"``: with one sentence of why it matters.
+- ``"not checked"``: the class server did not answer (a ``RemoteError``): a server
+  problem, not the learner's, so nothing is recorded and the check can be run again.
 
 Every verdict is recorded in the learner's progress (``vlesson.exercises.progress``),
 and kept in this kernel's log of verdicts: ``vl.check.verdicts()``.
@@ -32,9 +34,10 @@ from types import TracebackType
 from typing import Any, Literal
 
 from vlesson.exercises import progress, registry
+from vlesson.remote import RemoteError
 
-Status = Literal["not attempted", "wrong", "right"]
-STATUSES: tuple[str, ...] = ("not attempted", "wrong", "right")
+Status = Literal["not attempted", "wrong", "right", "not checked"]
+STATUSES: tuple[str, ...] = ("not attempted", "wrong", "right", "not checked")
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _CELL_FILE = re.compile(r"ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-")
@@ -47,7 +50,7 @@ class Verdict:
     exercise: str
     """The exercise id of the sheet: "2.7", "self-3", "challenge"."""
     status: Status
-    """"not attempted", "wrong" or "right"."""
+    """"not attempted", "wrong", "right", or "not checked" (the server failed)."""
     message: str
     """What to look at (wrong), or why it matters (right)."""
     evidence: Any = dataclasses.field(default=None, compare=False)
@@ -73,10 +76,14 @@ class Verdict:
         return self.passed
 
     def _repr_html_(self) -> str:
-        colour = {"right": "#1a7f37", "wrong": "#b35900", "not attempted": "#57606a"}
-        icon = {"right": "✅", "wrong": "✗", "not attempted": "…"}[self.status]
+        colour, icon = {
+            "right": ("#1a7f37", "✅"),
+            "wrong": ("#b35900", "✗"),
+            "not attempted": ("#57606a", "…"),
+            "not checked": ("#57606a", "⚠"),
+        }[self.status]
         body = (
-            f'<div style="border-left:4px solid {colour[self.status]};'
+            f'<div style="border-left:4px solid {colour};'
             f'padding:4px 10px"><b>{icon} {html.escape(self.exercise)}: '
             f"{self.status}</b> - {html.escape(self.message)}</div>"
         )
@@ -164,6 +171,13 @@ def grade(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> V
         if not _learner_frames(exc.__traceback__):
             return Verdict(exercise, "wrong", str(exc) or "not right yet")
         return Verdict(exercise, "wrong", learner_error(exc))
+    except RemoteError as exc:  # the shared server, whoever called it
+        return Verdict(
+            exercise,
+            "not checked",
+            f"the class server did not answer, so your answer was not judged (a server "
+            f"problem, not yours): {exc} - run this check again in a minute",
+        )
     except Exception as exc:  # noqa: BLE001 - the learner's code, or their answer
         if _learner_frames(exc.__traceback__):
             return Verdict(exercise, "wrong", learner_error(exc))

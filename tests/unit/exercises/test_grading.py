@@ -55,6 +55,19 @@ def test_right_and_wrong_answers_and_their_progress():
     assert progress.load()["2.8"]["state"] == "passed"
 
 
+def test_a_server_that_does_not_answer_is_not_the_learners_fault(scratch_progress):
+    # A check on a loaded class server timed out (notebook 07, self-5): a hint about
+    # the learner's answer would have sent them looking for a mistake they never made.
+    def f(x):
+        raise vl.RemoteError("the vLLM server at http://class:8000/v1 did not answer")
+
+    v = double_check(f)
+    assert v.status == "not checked" and not v.passed
+    assert "server problem, not yours" in v.message and "http://class:8000" in v.message
+    assert not scratch_progress.exists()  # nothing recorded: run it again later
+    assert "not checked" in v._repr_html_()
+
+
 def test_a_learner_exception_names_the_learner_line_not_a_traceback():
     ns = cell("def f(x):\n    y = x * 2\n    return y / 0\n", number=7)
     v = double_check(ns["f"])
