@@ -79,16 +79,27 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
 KEY_FLAG = "--api-key"
 
 
+def is_key_option(arg: str) -> bool:
+    """Whether ``arg`` is a spelling of ``--api-key`` that vLLM's parser would take:
+    dashes or underscores (``--api_key``), an abbreviation (``--api-ke``), with or
+    without ``=VALUE``."""
+    if not arg.startswith("--"):
+        return False
+    name = arg[2:].split("=", 1)[0].replace("_", "-").lower()
+    return len(name) >= 2 and KEY_FLAG[2:].startswith(name)
+
+
 def refuse_key_on_command_line(argv: Sequence[str]) -> None:
-    """Refuse ``--api-key KEY``: every user of the machine reads command lines in the
-    process list, so keys come from the environment."""
-    if any(arg == KEY_FLAG or arg.startswith(KEY_FLAG + "=") for arg in argv):
-        raise UsageError(
-            f"{KEY_FLAG} would show the key to every user of this machine (the process "
-            f"list): leave it out and give it in the environment, export "
-            f"{envvars.SERVER_API_KEY}=KEY (a class server's key; `vlesson serve` "
-            f"reads its own from ${envvars.API_KEY})"
-        )
+    """Refuse ``--api-key KEY`` in every spelling: every user of the machine reads
+    command lines in the process list, so keys come from the environment."""
+    for arg in argv:
+        if is_key_option(arg):
+            raise UsageError(
+                f"{arg.split('=', 1)[0]} (that is {KEY_FLAG}) would show the key to "
+                f"every user of this machine (the process list): leave it out and give "
+                f"it in the environment, export {envvars.SERVER_API_KEY}=KEY (a class "
+                f"server's key; `vlesson serve` reads its own from ${envvars.API_KEY})"
+            )
 
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
