@@ -51,6 +51,16 @@ def validation_errors() -> tuple[type[BaseException], ...]:
     return (ValueError, VLLMValidationError)
 
 
+def request_validation_errors() -> tuple[type[BaseException], ...]:
+    """Return the exception types vLLM's engine raises for a request it refuses (a
+    client's mistake); any other error, a ValueError among them, is the server's."""
+    try:
+        from vllm.exceptions import VLLMValidationError
+    except ImportError:  # older releases raised plain ValueError
+        return (ValueError,)
+    return (VLLMValidationError,)
+
+
 def quantization_methods() -> list[str]:
     """Return the quantization methods this vLLM accepts for ``--quantization``."""
     from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS
