@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+import vlesson as vl
 from vlesson import envvars, files
 from vlesson.lesson import grading, progress
 
@@ -93,3 +94,5 @@ def test_a_check_gives_its_verdict_when_progress_cannot_be_written(
     check = grading.checkpoint("2.7")(lambda answer: "right, because")
     verdict = check("an answer")
     assert verdict.status == "right"
+    assert "Hint 1/" in vl.hint("2.7")
+    assert "Solution of 2.7" in vl.solution("2.7")
