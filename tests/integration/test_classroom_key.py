@@ -39,8 +39,12 @@ def _call(url: str, method: str, key: str | None) -> int:
 def _routes_of_vllms_app() -> set[tuple[str, str]]:
     """(method, path) of every route of vLLM's OpenAI server app, built in this process
     as its server builds it, for a generating model."""
-    from vllm.entrypoints.launchers.app import build_app
-    from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    try:
+        from vllm.entrypoints.launchers.app import build_app
+        from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    except ImportError:  # vLLM 0.24 (the GPU bundle) kept both in openai/
+        from vllm.entrypoints.openai.api_server import build_app
+        from vllm.entrypoints.openai.cli_args import make_arg_parser
 
     from vlesson.compat import flexible_argument_parser
 
