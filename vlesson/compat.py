@@ -6,6 +6,7 @@ Everything else in vlesson imports these names from here, never the moving paths
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import sys
 from collections.abc import Iterator
@@ -49,6 +50,49 @@ def validation_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # older releases raised plain ValueError
         return (ValueError,)
     return (ValueError, VLLMValidationError)
+
+
+def engine_option_names() -> frozenset[str]:
+    """Return EngineArgs' field names (every engine option's dest), read from vLLM's
+    source without importing it (about 10 s): a config file's unknown key is refused at
+    once. Empty when the source is not where it was (the full parse still checks)."""
+    return _class_fields(("engine", "arg_utils.py"), "EngineArgs")
+
+
+def sampling_field_names() -> frozenset[str]:
+    """Return SamplingParams' field names, read from vLLM's source (see above)."""
+    return _class_fields(("sampling_params.py",), "SamplingParams")
+
+
+@functools.lru_cache(maxsize=None)
+def _class_fields(where: tuple[str, ...], name: str) -> frozenset[str]:
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("vllm")  # finds, does not import
+        source = Path(spec.submodule_search_locations[0], *where)
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (AttributeError, ImportError, OSError, SyntaxError, TypeError, ValueError):
+        return frozenset()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return frozenset(
+                item.target.id for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            )
+    return frozenset()
+
+
+def request_validation_errors() -> tuple[type[BaseException], ...]:
+    """Return the exception types vLLM's engine raises for a request it refuses (a
+    client's mistake); any other error, a ValueError among them, is the server's."""
+    try:
+        from vllm.exceptions import VLLMValidationError
+    except ImportError:  # older releases raised plain ValueError
+        return (ValueError,)
+    return (VLLMValidationError,)
 
 
 def quantization_methods() -> list[str]:

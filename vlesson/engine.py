@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,26 @@ QUIET_ENVIRONMENT = {
 VERBOSE_ENVIRONMENT = {"VLLM_LOGGING_LEVEL": "INFO", "TORCH_CPP_LOG_LEVEL": "WARNING"}
 for _name, _value in QUIET_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
+# torch warns when vLLM's engine start reads this deprecated name: nothing a learner
+# can act on (a notebook shows FutureWarnings). --verbose shows it again.
+warnings.filterwarnings(
+    "ignore", message=r".*torch\.distributed\.reduce_op", category=FutureWarning
+)
+
+
+def _vllm_logger_level() -> None:
+    """Give vLLM's logger the level of ``VLLM_LOGGING_LEVEL`` now: vLLM configures its
+    loggers only when an engine starts, so what it logs while being imported (on a
+    CPU, "Triton is installed, but doesn't include CPU backend") reached Python's
+    last-resort handler, which prints every warning. A level already set stays."""
+    vllm_logger = logging.getLogger("vllm")
+    if vllm_logger.level == logging.NOTSET:
+        level = os.environ.get("VLLM_LOGGING_LEVEL", "ERROR").upper()
+        with contextlib.suppress(ValueError):
+            vllm_logger.setLevel(level)
+
+
+_vllm_logger_level()
 
 
 def be_verbose() -> None:
@@ -54,6 +75,9 @@ def be_verbose() -> None:
     for name, value in VERBOSE_ENVIRONMENT.items():
         if os.environ.get(name) == QUIET_ENVIRONMENT[name]:
             os.environ[name] = value
+    if logging.getLogger("vllm").level == logging.ERROR:
+        logging.getLogger("vllm").setLevel(logging.INFO)
+    warnings.filterwarnings("default", message=r".*torch\.distributed\.reduce_op")
 
 CPU_ENVIRONMENT = {
     # Engine core in this process, not a spawned child: ready after 9.9 s instead of

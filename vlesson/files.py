@@ -1,8 +1,10 @@
 """Files that a crash never leaves half-written, and JSON-lines that survive one.
 
 Every file vlesson writes for later (results, manifests, reports, converted models)
-goes through ``atomic_path``: it is written beside its target as ``NAME.vlesson-partial`` and
-renamed onto it once whole, so a killed run leaves the old file or none.
+goes through ``atomic_path``: it is written beside its target as
+``NAME.UNIQUE.vlesson-partial`` and renamed onto it once whole, so a killed run leaves
+the old file or none, and two processes writing the same file never share a temporary
+one (UNIQUE: the process id and a random part).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -30,13 +33,17 @@ def atomic_path(path: str | Path, suffix: str = PARTIAL) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + suffix)
-    _remove(partial)
+    partial = path.with_name(f"{path.name}.{unique_token()}{suffix}")
     try:
         yield partial
         os.replace(partial, path)  # appears whole or not at all
     finally:
         _remove(partial)
+
+
+def unique_token() -> str:
+    """A part of a file name no other writer picks: process id and 8 random hex."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _remove(path: Path) -> None:

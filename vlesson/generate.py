@@ -112,13 +112,18 @@ def generate(
         prompts: one prompt or a list; the result list has the same order.
         params: a SamplingParams, a mapping of overrides (``{"temperature": 0.5}``),
             one SamplingParams per prompt, or None for the model's defaults.
+        use_tqdm: a progress bar for a shared server's requests; a local engine
+            shows none (``generate_each`` has vlesson's own).
     """
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     per_prompt = per_prompt_params(llm, params, len(prompts))
     _check_seeded_prompts_fit(llm, prompts, per_prompt)
     start = time.perf_counter()
+    # vLLM's own "Rendering prompts" / "Processed prompts" bars stay off (quiet by
+    # default); a shared server's client shows vlesson's own bar.
+    local = hasattr(llm, "llm_engine")
     try:
-        outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm)
+        outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm and not local)
     except validation_errors():  # vLLM refused a prompt: say which, if it is empty
         _check_prompts_have_tokens(llm, prompts)
         raise

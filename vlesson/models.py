@@ -321,6 +321,25 @@ def engine_defaults(model: str) -> dict[str, Any]:
     return {**OFFLINE_ENGINE_DEFAULTS, **spec.engine_defaults} if spec else {}
 
 
+def context_length(model: str | None) -> int | None:
+    """The context length an engine for ``model`` gets, read without vLLM: an offline
+    model's engine default, else its folder's ``config.json``; None if unknown."""
+    model = model or DEFAULT_MODEL
+    spec = OFFLINE_MODELS.get(model)
+    if spec is not None and "max_model_len" in spec.engine_defaults:
+        return int(spec.engine_defaults["max_model_len"])
+    folder = models_dir() / model if spec is not None else Path(model).expanduser()
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for section in (config, config.get("text_config") or {}):
+        value = section.get("max_position_embeddings") if isinstance(section, dict) else None
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 def resolve(model: str | None) -> str:
     """Map a short name to its local folder; pass any other name or path through."""
     model = model or DEFAULT_MODEL

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -93,13 +94,16 @@ class RemoteLLM:
     ):
         import openai
 
-        self.server = _check_url(server)
+        # The address with any user:password@ in it reaches only the client; what is
+        # shown (errors, repr) and keyed (the cache) is the address without it.
+        self._base_url = _check_url(server)
+        self.server = without_userinfo(self._base_url)
         self.api_key = api_key or os.environ.get(API_KEY_ENV) or None
         self.timeout = float(timeout or os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
         self.attempts = attempts
         self.max_concurrency = max_concurrency
         self.client = openai.OpenAI(
-            base_url=self.server,
+            base_url=self._base_url,
             api_key=self.api_key or "EMPTY",
             timeout=openai.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
             # The client's own retry: back-off with jitter, so a class's retries do
@@ -199,7 +203,7 @@ class RemoteLLM:
 
     def post(self, path: str, body: Mapping[str, Any], *, what: str) -> Any:
         """POST JSON to one of vLLM's own endpoints beside ``/v1`` (``/tokenize``)."""
-        root = self.server.removesuffix("/v1")
+        root = self._base_url.removesuffix("/v1")
         return self.call(
             lambda: self.client.post(root + path, cast_to=object, body=dict(body)),
             what=what,
@@ -220,7 +224,7 @@ class RemoteLLM:
 
     def get(self, path: str, *, what: str) -> Any:
         """GET one of vLLM's own endpoints beside ``/v1`` (``/version``)."""
-        root = self.server.removesuffix("/v1")
+        root = self._base_url.removesuffix("/v1")
         return self.call(
             lambda: self.client.get(root + path, cast_to=object), what=what
         )
@@ -266,11 +270,11 @@ class RemoteLLM:
         if self.api_key is None:
             return (
                 f"the server at {self.server} wants an API key and none was given - set "
-                f"{API_KEY_ENV} (or --api-key / api_key=) to the key your instructor gave"
+                f"{API_KEY_ENV} (or api_key=) to the key your instructor gave"
             )
         return (
             f"the server at {self.server} refused the API key {_masked(self.api_key)} - "
-            f"check {API_KEY_ENV} (or --api-key / api_key=) against the instructor's key"
+            f"check {API_KEY_ENV} (or api_key=) against the instructor's key"
         )
 
     def close(self) -> None:
@@ -369,10 +373,18 @@ def _check_url(server: str) -> str:
     server = server.strip().rstrip("/")
     if not server.startswith(("http://", "https://")):
         raise RemoteError(
-            f"server address {server!r} must start with http:// or https:// - e.g. "
-            f"http://host:8000/v1"
+            f"server address {without_userinfo(server)!r} must start with http:// or "
+            f"https:// - e.g. http://host:8000/v1"
         )
     return server
+
+
+def without_userinfo(url: str) -> str:
+    """Return ``url`` without the ``user:password@`` part of its address, if any."""
+    return _USERINFO.sub(r"\1", url)
+
+
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/?#@\s]*@")
 
 
 def _prompt_text(prompt: Any) -> str:

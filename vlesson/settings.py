@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from vlesson import envvars, models
-from vlesson.compat import flexible_argument_parser
-from vlesson.names import did_you_mean
-from vlesson.sampling import CLI_FLAGS, PARAMS
+from vlesson.compat import (
+    engine_option_names,
+    flexible_argument_parser,
+    sampling_field_names,
+)
+from vlesson.names import close_names
+from vlesson.sampling import CLI_FLAGS, EXTRA_FIELDS, PARAMS
 
 
 class UsageError(Exception):
@@ -178,16 +182,73 @@ def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
     checked = {}
     for key, value in data.items():
         dest = str(key).replace("-", "_")
+        if dest in EXTRA_FIELDS and dest not in actions:
+            checked[dest] = _convert_extra(path, key, value)
+            continue
         if dest not in actions or dest == "config":
-            hint = did_you_mean(dest, actions, n=3)
-            sampling = ", ".join(SAMPLING_FLAGS)
-            raise UsageError(
-                f"{path}: unknown key {key!r}. {hint} Valid keys: model, {sampling}, "
-                f"prompt, and every engine option of `vlesson generate --help` "
-                f"(written with _ or -)."
-            )
+            raise UsageError(_unknown_key(path, key, [a for a in actions if a != "config"]))
         checked[dest] = _convert(path, key, value, actions[dest])
     return checked
+
+
+CONFIG_SAMPLING_KEYS = (*SAMPLING_FLAGS, *EXTRA_FIELDS)
+"""The SamplingParams fields a config file may set."""
+
+
+def _unknown_key(path: Path, key: Any, valid: Sequence[str]) -> str:
+    """The message for a config key no option has: a suggestion from its own kind
+    only (a sampling name never gets an engine option's, nor the reverse)."""
+    dest = str(key).replace("-", "_")
+    others = [n for n in valid if n not in CONFIG_SAMPLING_KEYS]
+    close = close_names(dest, CONFIG_SAMPLING_KEYS, n=3)
+    if dest in sampling_field_names():
+        hint = (
+            f"{key!r} is a SamplingParams field vlesson does not take from a config "
+            "file."
+        )
+    elif close:
+        hint = f"did you mean {', '.join(map(repr, close))}?"
+    else:
+        close = close_names(dest, others, n=3)
+        hint = f"did you mean {', '.join(map(repr, close))}?" if close else ""
+    valid_keys = (
+        f"Valid keys: model, {', '.join(CONFIG_SAMPLING_KEYS)}, prompt, and every "
+        "engine option of `vlesson generate --help` (written with _ or -)."
+    )
+    return " ".join(filter(None, [f"{path}: unknown key {key!r}.", hint, valid_keys]))
+
+
+def check_config_keys(path: Path, values: dict[str, Any], own: Sequence[str]) -> None:
+    """Refuse a config key that no option has, before vLLM is imported: engine
+    options are read from vLLM's source (``compat.engine_option_names``)."""
+    engine = engine_option_names()
+    if not engine:
+        return  # the full parse will tell
+    valid = {*engine, *CONFIG_SAMPLING_KEYS, *own, "model", "server", "prompt",
+             "prompts_file", "log"}
+    for key, dest in ((k, str(k).replace("-", "_")) for k in list(values)):
+        if dest not in valid:
+            raise UsageError(_unknown_key(path, key, sorted(valid)))
+
+
+def _convert_extra(path: Path, key: Any, value: Any) -> Any:
+    """Check a SamplingParams field outside PARAMS by its type (vLLM checks the
+    rest when it builds the SamplingParams)."""
+    dest = str(key).replace("-", "_")
+    if dest in ("ignore_eos", "skip_special_tokens") and isinstance(value, bool):
+        return value
+    if dest == "stop" and (isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    )):
+        return value
+    if dest == "stop_token_ids" and isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return value
+    kinds = {"ignore_eos": "true or false", "skip_special_tokens": "true or false",
+             "stop": "a string or a list of strings",
+             "stop_token_ids": "a list of token ids (integers)"}
+    raise UsageError(f"{path}: {key!r} must be {kinds[dest]}, got {value!r}")
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
@@ -267,6 +328,8 @@ def split_args(
                 or values[name] != parser.get_default(name))
 
     sampling = {n: values.pop(n) for n in SAMPLING_FLAGS if n in values and n != "seed"}
+    # SamplingParams fields only a config file sets (ignore_eos, stop...).
+    sampling.update({n: values.pop(n) for n in EXTRA_FIELDS if n in values})
     # --seed is vLLM's engine seed; when the user sets it, it also seeds each request.
     if "seed" in values and given("seed"):
         sampling["seed"] = values["seed"]

@@ -318,7 +318,7 @@ def test_a_busy_server_is_retried_by_the_openai_client_honouring_retry_after():
         def do_GET(self):
             seen.append(time.monotonic())
             self.send_response(503)
-            self.send_header("Retry-After", "0")
+            self.send_header("Retry-After", "1")  # the client honours 0 < s <= 60
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -329,10 +329,12 @@ def test_a_busy_server_is_retried_by_the_openai_client_honouring_retry_after():
     try:
         url = f"http://127.0.0.1:{server.server_port}/v1"
         with pytest.raises(vl.RemoteError, match="HTTP 503"):
-            remote.RemoteLLM(url, attempts=3, timeout=5)
+            remote.RemoteLLM(url, attempts=3, timeout=10)
     finally:
         server.shutdown()
     assert len(seen) == 3  # the first try and two retries
+    # Retry-After: 1 s between tries (the client's own back-off would wait 0.5 s).
+    assert all(later - earlier >= 0.9 for earlier, later in zip(seen, seen[1:])), seen
 
 
 def test_one_call_is_bounded_in_total_time_not_per_try():
@@ -348,8 +350,33 @@ def test_one_call_is_bounded_in_total_time_not_per_try():
 
 
 def test_the_openai_client_does_the_retries():
+    """A server that drops every connection sees the first try and two retries,
+    counted where they arrive (not in vlesson's own message)."""
+    accepted = []
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.settimeout(0.2)
+
+        def drop() -> None:
+            while not done.is_set():
+                try:
+                    connection, _ = listener.accept()
+                except (TimeoutError, OSError):
+                    continue
+                accepted.append(time.monotonic())
+                connection.close()
+
+        done = threading.Event()
+        thread = threading.Thread(target=drop, daemon=True)
+        thread.start()
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-    with pytest.raises(vl.RemoteError, match="cannot reach .* 3 tries"):
-        remote.RemoteLLM(url, attempts=3, timeout=2)
+        try:
+            with pytest.raises(vl.RemoteError, match="3 tries"):
+                remote.RemoteLLM(url, attempts=3, timeout=10)
+        finally:
+            done.set()
+            thread.join(5)
+    assert len(accepted) == 3
+
+

@@ -82,8 +82,14 @@ def _quiet(prog: str, verbose: bool) -> None:
     """Keep an engine start to vlesson's lines and the errors that matter; warnings
     are one line each. ``--verbose`` lets vLLM's warnings and other libraries' through."""
 
+    shown: set[str] = set()
+
     def one_line(message, category, filename, lineno, file=None, line=None):
-        print(f"{prog}: warning: {message}", file=sys.stderr)
+        # Once each: the values are checked before the engine starts and again after
+        # (vLLM's import resets the warnings module's own once-only registry).
+        if str(message) not in shown:
+            shown.add(str(message))
+            print(f"{prog}: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = one_line
     if verbose:
@@ -103,7 +109,7 @@ def _run(module, name: str, rest: list[str], *, verbose: bool = False) -> int:
     try:
         refuse_key_on_command_line(rest)
         if name in CHECKED_BEFORE_ENGINE and not {"-h", "--help"} & set(rest):
-            check_before_engine(rest)
+            check_before_engine(rest, getattr(module, "OWN_OPTIONS", ()))
         parser = module.build_parser(prog)
         args = parse_args(module, parser, rest)
         return module.run(args, parser)

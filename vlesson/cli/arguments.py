@@ -17,6 +17,7 @@ from vlesson.sampling import validate
 from vlesson.settings import (
     SAMPLING_FLAGS,
     UsageError,
+    check_config_keys,
     given_on_command_line,
     read_mapping,
 )
@@ -24,16 +25,27 @@ from vlesson.settings import (
 KEY_FLAG = "--api-key"
 
 
+def is_key_option(arg: str) -> bool:
+    """Whether ``arg`` is a spelling of ``--api-key`` that vLLM's parser would take:
+    dashes or underscores (``--api_key``), an abbreviation (``--api-ke``), with or
+    without ``=VALUE``."""
+    if not arg.startswith("--"):
+        return False
+    name = arg[2:].split("=", 1)[0].replace("_", "-").lower()
+    return len(name) >= 2 and KEY_FLAG[2:].startswith(name)
+
+
 def refuse_key_on_command_line(argv: Sequence[str]) -> None:
-    """Refuse ``--api-key KEY``: every user of the machine reads command lines in the
-    process list, so keys come from the environment."""
-    if any(arg == KEY_FLAG or arg.startswith(KEY_FLAG + "=") for arg in argv):
-        raise UsageError(
-            f"{KEY_FLAG} would show the key to every user of this machine (the process "
-            f"list): leave it out and give it in the environment, export "
-            f"{envvars.SERVER_API_KEY}=KEY (a class server's key; `vlesson serve` "
-            f"reads its own from ${envvars.API_KEY})"
-        )
+    """Refuse ``--api-key KEY`` in every spelling: every user of the machine reads
+    command lines in the process list, so keys come from the environment."""
+    for arg in argv:
+        if is_key_option(arg):
+            raise UsageError(
+                f"{arg.split('=', 1)[0]} (that is {KEY_FLAG}) would show the key to "
+                f"every user of this machine (the process list): leave it out and give "
+                f"it in the environment, export {envvars.SERVER_API_KEY}=KEY (a class "
+                f"server's key; `vlesson serve` reads its own from ${envvars.API_KEY})"
+            )
 
 
 def parse_command_line(
@@ -89,7 +101,7 @@ def check_prompts(prompts: Sequence[str]) -> None:
             )
 
 
-def check_before_engine(argv: Sequence[str]) -> None:
+def check_before_engine(argv: Sequence[str], own: Sequence[str] = ()) -> None:
     """Check vlesson's own options - sampling values, prompts, the --config file, a
     model name - with a small parser, before vLLM is imported (about 8 s): a mistake
     in them comes back at once. The full parse still follows; engine options are
@@ -104,16 +116,25 @@ def check_before_engine(argv: Sequence[str]) -> None:
             if isinstance(values.get("prompt"), str)
             else [p for p in values.get("prompt") or [] if isinstance(p, str)]
         )
+        check_config_keys(known.config, config, own)
     for name in SAMPLING_FLAGS:
         given = getattr(known, name)
         if given is not None:
             values[name] = _number(given)
-    validate({k: v for k, v in values.items() if k in SAMPLING_FLAGS})
+    model = known.model or values.get("model")
+    local = not (known.server or values.get("server") or os.environ.get(envvars.SERVER))
+    # The context length a local engine will have, where it is known without vLLM.
+    length = _number(known.max_model_len or str(values.get("max_model_len") or ""))
+    if not isinstance(length, int):
+        length = models.context_length(str(model) if model else None) if local else None
+    validate(
+        {k: v for k, v in values.items() if k in SAMPLING_FLAGS},
+        max_model_len=length,
+    )
     check_prompts(known.prompt or [])
     if known.prompts_file is not None:
         read_prompts_file(known.prompts_file)
-    model = known.model or values.get("model")
-    if model and not (known.server or os.environ.get(envvars.SERVER)):
+    if model and local:
         models.check_available(str(model))
 
 
@@ -126,6 +147,7 @@ def _early_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path)
     parser.add_argument("--model")
     parser.add_argument("--server")
+    parser.add_argument("--max-model-len", "--max_model_len", dest="max_model_len")
     return parser
 
 

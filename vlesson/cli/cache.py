@@ -32,10 +32,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     cache = ResultCache(args.path)
     if args.action == "clear":
         try:
-            cache.clear()
+            cleared = cache.clear()
         except NotACacheError as exc:
             raise UsageError(str(exc)) from None
-        print(f"cleared {cache.path}")
+        print(f"cleared {cache.path}" if cleared
+              else f"nothing to clear: {cache.path} does not exist")
         return 0
     try:
         stats = cache.stats(strict=True)

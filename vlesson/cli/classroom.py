@@ -26,7 +26,11 @@ the lines learners paste are printed; --no-api-key runs an open server instead."
 
 def build_parser(prog: str = "vlesson classroom-server") -> argparse.ArgumentParser:
     """Return the parser of the few options vlesson sets; the rest go to vLLM."""
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    # No abbreviations: what is not exactly vlesson's goes to vLLM (--no-api is not
+    # --no-api-key).
+    parser = argparse.ArgumentParser(
+        prog=prog, description=DESCRIPTION, allow_abbrev=False
+    )
     parser.add_argument(
         "--model",
         default=None,

@@ -24,7 +24,10 @@ CPU vlesson adds the same defaults as `vlesson generate`."""
 
 def build_parser(prog: str = "vlesson serve") -> argparse.ArgumentParser:
     """Return the parser: server options, request limits, every EngineArgs option."""
-    parser = flexible_argument_parser()(prog=prog, description=DESCRIPTION)
+    # No abbreviations: `--api-key` (refused) must never be read as --api-key-env.
+    parser = flexible_argument_parser()(
+        prog=prog, description=DESCRIPTION, allow_abbrev=False
+    )
     server = parser.add_argument_group("Server")
     server.add_argument(
         "--host",

@@ -30,6 +30,7 @@ import ast
 import copy
 import datetime as dt
 import json
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -237,9 +238,26 @@ def reset(
     source = find_source(name, src)
     dest = dest or learner_dir()
     target = dest / source.name
-    kept = None
-    if target.exists():
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        kept = target.with_name(f"{target.stem}.old-{stamp}.ipynb")
-        target.rename(kept)
+    kept = _keep_aside(target) if target.exists() else None
     return build_one(source, target), kept
+
+
+def _keep_aside(target: Path) -> Path:
+    """Rename ``target`` to ``NAME.old-DATE[-N].ipynb``, a name no file has: a kept
+    copy is never overwritten (two resets in one second, ``reset 01 01``)."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for number in range(1, 10_000):
+        extra = "" if number == 1 else f"-{number}"
+        kept = target.with_name(f"{target.stem}.old-{stamp}{extra}.ipynb")
+        try:
+            os.link(target, kept)  # fails if the name is taken, even by a racer
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links
+            if kept.exists():
+                continue
+            target.rename(kept)
+            return kept
+        target.unlink()
+        return kept
+    raise FileExistsError(f"no free name to keep {target} aside")

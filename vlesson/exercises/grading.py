@@ -25,6 +25,8 @@ import functools
 import html
 import io
 import linecache
+import logging
+import os
 import re
 import sys
 import traceback
@@ -35,6 +37,8 @@ from typing import Any, Literal
 
 from vlesson.exercises import progress, registry
 from vlesson.remote import RemoteError
+
+logger = logging.getLogger(__name__)
 
 Status = Literal["not attempted", "wrong", "right", "not checked"]
 STATUSES: tuple[str, ...] = ("not attempted", "wrong", "right", "not checked")
@@ -131,7 +135,10 @@ def checkpoint(exercise: str) -> Callable[[Callable[..., str]], Callable[..., Ve
         @functools.wraps(fn)
         def check(*args: Any, **kwargs: Any) -> Verdict:
             verdict = grade(exercise, fn, *args, **kwargs)
-            progress.record(verdict.exercise, verdict.status)
+            try:
+                progress.record(verdict.exercise, verdict.status)
+            except OSError as exc:  # a full disk, a read-only home: still the verdict
+                logger.warning("progress not recorded for %s: %s", exercise, exc)
             _LOG.append(verdict)
             return verdict
 

@@ -2,14 +2,21 @@
 
 Kept across kernel restarts and notebooks, on the learner's machine only (no server,
 no account). ``$VLESSON_PROGRESS`` points it at another file (the tests do).
+
+Two kernels may record at once: every load-change-save holds an exclusive ``flock`` on
+``progress.json.lock`` beside it, so no change is lost. A file that cannot be read is
+kept aside as ``progress.json.damaged-DATE-UNIQUE`` (never dropped) before anew.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +38,19 @@ def path() -> Path:
     return Path(explicit).expanduser() if explicit else paths.home() / "progress.json"
 
 
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Hold the progress file's lock (``NAME.lock`` beside it) for one change."""
+    lock = path().with_name(path().name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def load() -> dict[str, dict[str, Any]]:
     """Return {exercise id: its record}; empty when nothing was recorded yet."""
     try:
@@ -40,7 +60,33 @@ def load() -> dict[str, dict[str, Any]]:
     except (OSError, ValueError) as exc:  # damaged: start again rather than fail
         logger.warning("progress file %s unreadable (%s): starting afresh", path(), exc)
         return {}
-    return data.get("exercises", {}) if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or not isinstance(data.get("exercises", {}), dict):
+        logger.warning("progress file %s holds no progress: starting afresh", path())
+        return {}
+    return data.get("exercises", {})
+
+
+def _load_for_change() -> dict[str, dict[str, Any]]:
+    """``load()`` for a change (the lock held): a file that cannot be read as progress
+    is renamed aside first, so the save that follows never overwrites it."""
+    records = load()
+    if records or not path().exists():
+        return records
+    try:
+        data = json.loads(path().read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("exercises", {}), dict):
+            return records  # a readable file with nothing in it
+    except (OSError, ValueError):
+        pass
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = path().with_name(f"{path().name}.damaged-{stamp}-{files.unique_token()}")
+    try:
+        os.replace(path(), kept)
+    except FileNotFoundError:
+        return {}
+    logger.warning("progress file %s was damaged: kept as %s, starting afresh",
+                   path(), kept)
+    return {}
 
 
 def _save(records: dict[str, dict[str, Any]]) -> None:
@@ -52,34 +98,37 @@ def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _update(exercise: str, **changes: Any) -> dict[str, Any]:
+def _update(exercise: str, change: Any) -> dict[str, Any]:
+    """Load, change (``change(record)`` returns the new fields) and save, locked."""
     registry.get(exercise)
-    records = load()
-    record = records.setdefault(exercise, {})
-    record.update(changes, date=_now())
-    _save(records)
+    with _locked():
+        records = _load_for_change()
+        record = records.setdefault(exercise, {})
+        record.update(change(record), date=_now())
+        _save(records)
     return record
 
 
 def record(exercise: str, status: str) -> None:
     """Record a check's verdict ("not attempted" changes nothing)."""
     if status == "right":
-        _update(exercise, state="passed")
+        _update(exercise, lambda rec: {"state": "passed"})
     elif status == "wrong":
-        state = load().get(exercise, {}).get("state")
-        _update(exercise, state=state if state == "solution revealed" else "tried")
+        _update(exercise, lambda rec: {
+            "state": "solution revealed"
+            if rec.get("state") == "solution revealed" else "tried"
+        })
 
 
 def revealed(exercise: str) -> None:
     """Record that the reference answer was shown."""
-    _update(exercise, state="solution revealed", revealed=True)
+    _update(exercise, lambda rec: {"state": "solution revealed", "revealed": True})
 
 
 def next_hint(exercise: str) -> int:
     """Count one more hint asked for; return how many were asked before this one."""
-    before = int(load().get(exercise, {}).get("hints", 0))
-    _update(exercise, hints=before + 1)
-    return before
+    record = _update(exercise, lambda rec: {"hints": int(rec.get("hints", 0)) + 1})
+    return record["hints"] - 1
 
 
 def table() -> list[dict[str, Any]]:
@@ -112,8 +161,13 @@ def progress() -> pd.DataFrame:
 def reset(exercise: str | None = None) -> None:
     """Forget one exercise's progress, or all of it."""
     if exercise is None:
-        files.write_atomic(path(), json.dumps({"version": 1, "exercises": {}}) + "\n")
+        with _locked():
+            files.write_atomic(
+                path(), json.dumps({"version": 1, "exercises": {}}) + "\n"
+            )
         return
-    records = load()
-    records.pop(registry.get(exercise).id, None)
-    _save(records)
+    ex = registry.get(exercise)
+    with _locked():
+        records = _load_for_change()
+        records.pop(ex.id, None)
+        _save(records)

@@ -119,9 +119,13 @@ def metrics_source(llm: Any) -> Callable[[], dict[str, float]]:
     server = getattr(llm, "server", None)
     if isinstance(server, str):
         url = server.removesuffix("/").removesuffix("/v1") + "/metrics"
+        # A class server with a key guards /metrics too (serving/classroom_key.py).
+        key = getattr(llm, "api_key", None)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
 
         def read_remote() -> dict[str, float]:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return parse_prometheus(response.read().decode())
 
         return read_remote

@@ -24,7 +24,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from vlesson import envvars, facts, models
-from vlesson.compat import async_engine_class, render_prompt, validation_errors
+from vlesson.compat import (
+    async_engine_class,
+    render_prompt,
+    request_validation_errors,
+)
 from vlesson.engine import effective_engine_args, starting_engine
 from vlesson.generate import Generation, from_request_output, run_logger
 from vlesson.sampling import ParamError, make_sampling_params
@@ -178,13 +182,16 @@ def _check_key(api_key: str | None):
         given = credentials.credentials if credentials is not None else ""
         if not secrets.compare_digest(given.encode(), api_key.encode()):
             raise HTTPException(
-                401,
-                "missing or wrong API key - send the header 'Authorization: Bearer "
-                f"KEY' with the key the server was given in ${API_KEY_ENV}",
-                headers={"WWW-Authenticate": "Bearer"},
+                401, KEY_REFUSED, headers={"WWW-Authenticate": "Bearer"}
             )
 
     return check
+
+
+KEY_REFUSED = (
+    "missing or wrong API key - send the header 'Authorization: Bearer "
+    f"KEY' with the key the server was given in ${API_KEY_ENV}"
+)
 
 
 def _build_engine(engine_args: dict[str, Any]) -> Any:
@@ -236,14 +243,25 @@ def create_app(
         "non-streaming answer aborts its generation. Set these with `vlesson serve "
         "--limit-...`.",
     )
+    app.state.served = None
+    add_offline_docs(app)
+    auth = _check_key(api_key)
+    _add_routes(app, request_model(limits), auth, limits)
+    # The key again in front of the limits: a keyless client takes no slot and
+    # sends no body (the routes' own check stays, for the OpenAPI page).
+    guarded = frozenset(
+        route.path for route in app.routes
+        if any(d.dependency is auth for d in getattr(route, "dependencies", ()))
+    )
     app.add_middleware(
         HttpLimits,
         max_body_bytes=limits.max_body_bytes,
         max_concurrent=limits.max_concurrent,
+        body_seconds=limits.body_seconds,
+        api_key=api_key,
+        guarded=guarded,
+        key_refused=KEY_REFUSED,
     )
-    app.state.served = None
-    add_offline_docs(app)
-    _add_routes(app, request_model(limits), _check_key(api_key), limits)
     app.add_exception_handler(RequestValidationError, _validation_error(limits))
     app.add_exception_handler(ParamError, _param_error)
     return app
@@ -380,7 +398,9 @@ async def _complete_all(
     failures = [
         t.exception() for t in tasks if not t.cancelled() and t.exception() is not None
     ]
-    refused = next((e for e in failures if isinstance(e, validation_errors())), None)
+    refused = next(
+        (e for e in failures if isinstance(e, request_validation_errors())), None
+    )
     if refused is not None:  # vLLM's own checks of a request, whatever else failed
         raise unprocessable(
             ["body"],

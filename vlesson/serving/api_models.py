@@ -48,6 +48,13 @@ class Limits:
             "Retry-After above it); /health is never held back."
         },
     )
+    body_seconds: int = dataclasses.field(
+        default=30,
+        metadata={
+            "help": "Most seconds a request body may take to arrive (408 above it: a "
+            "slow client holds no slot for longer)."
+        },
+    )
 
 
 def api_params(limits: Limits) -> dict[str, Param]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from vlesson import models, paths
 from vlesson.engine import engine_defaults
 from vlesson.remote import RemoteError
+from vlesson.serving import classroom_key
 from vlesson.serving.process import ServerProcess, free_port
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ def server_command(
     KV cache, no chunked prefill) so that the server computes what a local engine
     would; ``extra`` vLLM options such as ``--tensor-parallel-size 4`` come last and win.
     The API key is not on it: ``server_environment`` hands it over (any local user can
-    read a command line in the process list).
+    read a command line in the process list). vLLM checks that key on ``/v1`` paths
+    only; ``--middleware`` adds vlesson's check on every route but ``/health``
+    (``classroom_key.RequireKey``, which lets all through when no key is set).
     """
     name = model or models.DEFAULT_MODEL
     command = [
@@ -57,6 +60,8 @@ def server_command(
         host,
         "--port",
         str(port),
+        "--middleware",
+        classroom_key.IMPORT_PATH,
     ]
     given = {arg[2:].split("=")[0].replace("-", "_") for arg in extra
              if arg.startswith("--")}

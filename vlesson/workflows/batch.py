@@ -36,8 +36,11 @@ MANIFEST = "manifest.jsonl"
 CHUNK_SIZE = 256
 """Prompts per batched call: vLLM schedules at most this many at once on a CPU anyway.
 Each result is saved as it finishes, so a killed run loses only what was in flight."""
-_OWN_PARTIAL = re.compile(r"\d{5,}-[0-9a-f]{12}\.txt" + re.escape(PARTIAL))
-"""The partial files a batch run writes (result_name + PARTIAL), and no others."""
+_OWN_PARTIAL = re.compile(
+    r"\d{5,}-[0-9a-f]{12}\.txt(\.\d+-[0-9a-f]{8})?" + re.escape(PARTIAL)
+)
+"""The partial files a batch run writes (result_name, a unique part, PARTIAL), and
+no others."""
 
 
 class BatchBusyError(RuntimeError):

@@ -189,14 +189,16 @@ class ResultCache:
         new = not self.path.exists() or self.path.stat().st_size < 100
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         try:
-            if new or conn.execute("PRAGMA application_id").fetchone()[0] == 0:
-                if new or is_vlesson_cache(self.path):
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                else:
+            # Only a new, empty file or vlesson's own is changed: any other id (a
+            # GeoPackage, MBTiles...) is another program's file.
+            found = None if new else conn.execute("PRAGMA application_id").fetchone()[0]
+            if found != APPLICATION_ID:
+                if not (new or (found == 0 and is_vlesson_cache(self.path))):
                     raise NotACacheError(self._not_ours())
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             self._use_wal(conn)
             conn.executescript(_SCHEMA)
-        except sqlite3.Error:
+        except (sqlite3.Error, NotACacheError):
             conn.close()
             raise
         return conn
@@ -352,11 +354,13 @@ class ResultCache:
         ]
         return sum(f.stat().st_size for f in files if f.is_file())
 
-    def clear(self) -> None:
+    def clear(self) -> bool:
         """Delete every entry and count; a damaged cache file is deleted and started
-        anew. A file that is not a vlesson cache raises NotACacheError, untouched."""
-        ours = self._memory is not None or not self.path.exists()
-        if not ours and not is_vlesson_cache(self.path):
+        anew. A file that is not a vlesson cache raises NotACacheError, untouched.
+        Return False, creating nothing, when there is no file to clear."""
+        if self._memory is None and not self.path.exists():
+            return False
+        if self._memory is None and not is_vlesson_cache(self.path):
             raise NotACacheError(self._not_ours())
         try:
             with self._connection(write=True) as conn:
@@ -372,6 +376,7 @@ class ResultCache:
             for suffix in ("", "-wal", "-shm"):
                 self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         self.hits = self.misses = self.bypassed = 0
+        return True
 
 
 def _encode(gen: Generation) -> str:

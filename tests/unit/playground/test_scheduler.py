@@ -128,8 +128,8 @@ def test_a_remote_engine_reads_the_servers_metrics_page(monkeypatch):
         def read(self):
             return PAGE.encode()
 
-    def urlopen(url, timeout):
-        seen.append(url)
+    def urlopen(request, timeout):
+        seen.append(request.full_url)
         return Page()
 
     monkeypatch.setattr(scheduler.urllib.request, "urlopen", urlopen)

@@ -214,10 +214,14 @@ def test_a_streaming_error_sends_a_stable_message_not_the_exception(caplog):
     assert SECRET in caplog.text
 
 
-def test_a_validation_error_among_other_errors_is_a_422_not_a_500():
-    engine = FakeEngine({"a": ValueError("bad logit_bias"), "b": RuntimeError("died")})
+@pytest.mark.parametrize("prompts", [["a", "b"], ["b", "a"]])
+def test_a_validation_error_among_other_errors_is_a_422_not_a_500(prompts):
+    from vllm.exceptions import VLLMValidationError
+
+    refused = VLLMValidationError("bad logit_bias", parameter="logit_bias")
+    engine = FakeEngine({"a": refused, "b": RuntimeError("died")})
     client = TestClient(app_with(engine), raise_server_exceptions=False)
-    response = client.post("/generate", json={"prompt": ["a", "b"]})
+    response = client.post("/generate", json={"prompt": prompts})
     assert response.status_code == 422, response.text
     assert "bad logit_bias" in response.text
 
