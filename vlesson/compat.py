@@ -64,7 +64,7 @@ def sampling_field_names() -> frozenset[str]:
     return _class_fields(("sampling_params.py",), "SamplingParams")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _class_fields(where: tuple[str, ...], name: str) -> frozenset[str]:
     import ast
     import importlib.util

@@ -18,7 +18,7 @@ def _stderr_of(code: str) -> str:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-        env=env,
+        env=env, check=False,
     ).stderr
 
 

@@ -6,6 +6,7 @@ The responses below are real answers of vLLM 0.32's server (trimmed), recorded o
 from __future__ import annotations
 
 import http.server
+import itertools
 import logging
 import socket
 import threading
@@ -334,7 +335,7 @@ def test_a_busy_server_is_retried_by_the_openai_client_honouring_retry_after():
         server.shutdown()
     assert len(seen) == 3  # the first try and two retries
     # Retry-After: 1 s between tries (the client's own back-off would wait 0.5 s).
-    assert all(later - earlier >= 0.9 for earlier, later in zip(seen, seen[1:])), seen
+    assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(seen)), seen
 
 
 def test_one_call_is_bounded_in_total_time_not_per_try():

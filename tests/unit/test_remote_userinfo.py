@@ -8,6 +8,7 @@ import http.server
 import json
 import socket
 import threading
+from typing import ClassVar
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_the_user_info_is_taken_out_of_an_address(url, shown):
 
 
 class _Server(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def do_GET(self):
         _Server.seen.append(self.headers.get("Authorization", ""))

@@ -26,7 +26,6 @@ import html
 import io
 import linecache
 import logging
-import os
 import re
 import sys
 import traceback

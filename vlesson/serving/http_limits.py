@@ -131,7 +131,7 @@ class HttpLimits:
                 raise TimeoutError
             try:
                 message = await asyncio.wait_for(receive(), left)
-            except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+            except TimeoutError:  # TimeoutError itself from Python 3.11
                 raise TimeoutError from None
             if message["type"] != "http.request":  # the client left while sending
                 return b"".join(chunks)

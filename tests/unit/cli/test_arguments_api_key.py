@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from vlesson import envvars
-from vlesson.cli import main as cli_main
 from vlesson.cli import classroom as classroom_cli
+from vlesson.cli import main as cli_main
 from vlesson.cli import serve as serve_cli
 
 SECRET = "s3cret-Key-value"
@@ -50,7 +50,7 @@ def test_every_spelling_of_the_key_is_refused_before_anything_starts(
 @pytest.mark.parametrize("arg", ["--api-key-env", "--apikey", "--api-server-count",
                                  "--a", "api-key", "--model"])
 def test_other_options_are_not_taken_for_the_key(arg):
-    from vlesson.cli.arguments import is_key_option  # noqa
+    from vlesson.cli.arguments import is_key_option
 
     assert not is_key_option(arg)
 

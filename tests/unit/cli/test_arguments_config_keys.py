@@ -28,7 +28,7 @@ def _refused_at_once(argv: list[str]) -> tuple[int, bool, str, float]:
     )
     start = time.monotonic()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=300, check=False)
     seconds = time.monotonic() - start
     rc, imported = result.stdout.split()[-2:]
     return int(rc), imported == "True", result.stderr, seconds

@@ -9,8 +9,6 @@ import multiprocessing
 import os
 import threading
 
-import pytest
-
 import vlesson as vl
 from vlesson import envvars, files
 from vlesson.exercises import grading, progress

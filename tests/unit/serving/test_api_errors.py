@@ -5,6 +5,7 @@ among them, is a 500 whose text stays in the server's log."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+
 from tests.unit.serving.test_api import FakeEngine, app_with
 
 SECRET = "/srv/engine/internal-state-7"
