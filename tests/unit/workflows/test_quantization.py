@@ -99,3 +99,5 @@ def test_a_kernel_probe_is_kept_per_cpu_and_variant(probe_script):
     probe_script("raise SystemExit('the child must not run again')")
     assert quantization.probe_kernel(None, {"quantization": "fp8"}) == slow
     assert "must not run" in quantization.probe_kernel(None, {"quantization": "gptq"})
+    probe_script("print('PROBE_SECONDS 0.2')")  # a failure is tried again next time
+    assert quantization.probe_kernel(None, {"quantization": "gptq"}) == ""
