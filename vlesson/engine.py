@@ -157,7 +157,7 @@ GPU_DEFAULTS: dict[str, Any] = {
     # but a lesson runs two at once (a notebook's engine and a `!vlesson ...` command):
     # the second then fails with "Free memory on device ... less than desired" (seen
     # on an H100). 0.4 leaves room for both; 135M weights need well under 1 GiB.
-    # $VLESSON_GPU_MEMORY_UTILIZATION changes it (several notebooks on one GPU).
+    # $VLESSON_GPU_MEMORY_UTILIZATION changes it (a GPU that other work shares).
     "gpu_memory_utilization": 0.4,
 }
 """Engine defaults applied on a GPU; anything the caller passes wins."""
