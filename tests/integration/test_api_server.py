@@ -163,6 +163,7 @@ def test_models_names_the_one_model_and_the_limits(client):
         "max_tokens": 16,
         "max_body_bytes": 1 << 20,  # the HTTP layer's defaults
         "max_concurrent": 64,
+        "body_seconds": 30,  # a slow body: 408 after it
     }
 
 
