@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
+
+from vlesson.child import run_with_deadline
 
 CHOICES = {
     "spawn": {"VLLM_WORKER_MULTIPROC_METHOD": "spawn"},
@@ -55,27 +55,16 @@ def run_choice(name: str, deadline: float, second: bool) -> dict:
     """Run one choice in a fresh process; return its figures or why it failed."""
     env = {**os.environ, **CHOICES[name]}
     start = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, "second" if second else "one"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # the engine core too is ended on a hang
-    )
-    try:
-        out, _ = child.communicate(timeout=deadline)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
+    argv = [sys.executable, "-c", CHILD, "second" if second else "one"]
+    ran = run_with_deadline(argv, deadline, env)  # the engine core too is ended
+    if ran is None:
         return {"result": f"hung: no engine after {deadline:.0f} s"}
-    finally:
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    code, out = ran
     total = time.perf_counter() - start
     for line in out.splitlines():
         if line.startswith("FIGURES "):
             return {"result": "ok", "process_s": total, **json.loads(line[8:])}
-    return {"result": f"failed (exit {child.returncode}): " + out.strip()[-300:]}
+    return {"result": f"failed (exit {code}): " + out.strip()[-300:]}
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlesson import files, models, paths
+from vlesson.child import run_with_deadline
 from vlesson.engine import engine_info, get_llm, is_cpu, release
 from vlesson.files import atomic_path
 from vlesson.generate import LESSON_PROMPTS, generate
@@ -250,8 +251,6 @@ def probe_kernel(
     machine nobody measured. The answer is kept per CPU, vLLM version and variant.
     """
     import hashlib
-    import signal
-    import subprocess
     import sys
 
     import vllm
@@ -262,26 +261,20 @@ def probe_kernel(
     kept = paths.subdir("kernel-probes") / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
     if kept.is_file():
         return json.loads(kept.read_text())["why"]
-    child = subprocess.Popen(
-        [sys.executable, "-c", _PROBE, model or "", json.dumps(dict(settings)),
-         str(PROBE_TOKENS)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = child.communicate(timeout=deadline)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
+    argv = [sys.executable, "-c", _PROBE, model or "", json.dumps(dict(settings)),
+            str(PROBE_TOKENS)]
+    ran = run_with_deadline(argv, deadline)
+    if ran is None:
         why = (f"not run: its kernel gave no {PROBE_TOKENS} tokens within "
                f"{deadline:.0f} s on this CPU ({cpu})")
     else:
+        code, out = ran
         seconds = [float(line.split()[1]) for line in out.splitlines()
                    if line.startswith("PROBE_SECONDS ")]
         if not seconds:  # not kept: a failure may pass next time (memory, a fix)
-            last = (out.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
+            last = (out.strip().splitlines() or [f"exit code {code}"])[-1]
             return f"not run: it fails on this CPU ({cpu}): {last[-200:]}"
-        elif seconds[0] > PROBE_SLOW_S:
+        if seconds[0] > PROBE_SLOW_S:
             why = (f"not run: its kernel took {seconds[0]:.0f} s for {PROBE_TOKENS} "
                    f"tokens on this CPU ({cpu}); the table would take many minutes")
         else:
