@@ -208,8 +208,6 @@ GPU_SETTINGS: dict[str, Any] = {
     # was ready in 10 s on the H200 (vLLM 0.24) and the whole table took 89 s. The
     # variants are compared with each other, all eager alike. A variant's own
     # ``enforce_eager`` wins. (A CPU keeps its defaults, which are eager already.)
-    # Notebook 03's cell still did not finish within 375 s under nbval there: another
-    # cause, still open (README, On a GPU).
     "enforce_eager": True,
 }
 """Engine settings that every variant gets on a GPU (see the comment)."""
