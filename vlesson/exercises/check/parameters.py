@@ -241,7 +241,10 @@ def _random_config(seed: int) -> dict[str, Any]:
     }
 
 
-@checkpoint("2.7")
+@checkpoint(
+    "2.7",
+    refuse=("vlesson.settings.load_config", "vlesson.settings.parse_with_config"),
+)
 def load_config(fn: Callable[[Any, str], Any]) -> str:
     """Check ``fn(parser, path)``: the JSON file's values become the parser's
     defaults, so the command line still wins."""
@@ -365,7 +368,7 @@ def _vllm_rejects(case: Mapping[str, Any]) -> str | None:
     return None
 
 
-@checkpoint("2.15")
+@checkpoint("2.15", refuse=("vlesson.sampling.validate",))
 def validate_args(fn: Callable[[dict[str, Any]], Any]) -> str:
     """Check ``fn(args) -> args``: raise ValueError naming the parameter and the value
     where vLLM would refuse, pass valid settings through, warn (not fail) on a very

@@ -274,6 +274,41 @@ CONFIG_WRONG = {
 }
 
 
+WRAPPERS = {
+    "2.7 a call of vlesson's load_config": (
+        check.load_config,
+        ("def f(parser, path):\n"
+        "    parser.set_defaults(**vl.settings.load_config(parser, path))\n"),
+        "vlesson.settings.load_config",
+    ),
+    "2.7 a lambda around parse_with_config": (
+        check.load_config,
+        ("f = lambda parser, path: parser.set_defaults(**vars(\n"
+        "    vl.settings.parse_with_config(parser, ['--config', path])))\n"),
+        "vlesson.settings.parse_with_config",
+    ),
+    "2.15 a partial of vlesson's validate": (
+        check.validate_args,
+        "import functools\nf = functools.partial(vl.sampling.validate)\n",
+        "vlesson.sampling.validate",
+    ),
+    "2.15 validate imported under another name": (
+        check.validate_args,
+        ("from vlesson.sampling import validate as mine\n"
+        "def f(args):\n    mine(args)\n    return args\n"),
+        "vlesson.sampling.validate",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRAPPERS)
+def test_wrappers_of_vlessons_reference_code_are_refused(name):
+    run, source, called = WRAPPERS[name]
+    verdict = run(learner(source)["f"])
+    wrong(verdict, f"calls vlesson's own {called}")
+    assert not verdict.discussion
+
+
 @pytest.mark.parametrize("name", CONFIG_WRONG)
 def test_load_config_wrong(name):
     source, hint = CONFIG_WRONG[name]
