@@ -127,7 +127,27 @@ ENGINE_WRONG = {
             "def f(argv):\n    from vllm import EngineArgs\n"
             "    return EngineArgs(model=argv[1] if argv else 'x')\n"
         ),
-        "setting fields by hand",
+        "--dtype is on that command line but did not reach dtype",
+    ),
+    "ignores argv": (
+        (
+            "def f(argv):\n    from vllm import EngineArgs\n"
+            "    from vllm.utils.argparse_utils import FlexibleArgumentParser\n"
+            "    p = FlexibleArgumentParser()\n    EngineArgs.add_cli_args(p)\n"
+            "    return EngineArgs.from_cli_args(p.parse_args([]))\n"
+        ),
+        "the same EngineArgs whatever argv says",
+    ),
+    "a default set by hand": (
+        (
+            "def f(argv):\n    from vllm import EngineArgs\n"
+            "    from vllm.utils.argparse_utils import FlexibleArgumentParser\n"
+            "    p = FlexibleArgumentParser()\n    EngineArgs.add_cli_args(p)\n"
+            "    p.set_defaults(max_num_seqs=4)\n"
+            "    return EngineArgs.from_cli_args(p.parse_args(argv))\n"
+        ),
+        ("vLLM's default applies - let vLLM add its own options to the parser and "
+        "read them back, instead of setting fields by hand"),
     ),
     "plain argparse": (
         (
@@ -147,6 +167,11 @@ ENGINE_WRONG = {
 def test_engine_args_wrong_answers_get_their_hint(name):
     source, hint = ENGINE_WRONG[name]
     wrong(check.engine_args(learner(source)["f"]), hint)
+
+
+def test_engine_args_hint_for_ignored_argv_does_not_blame_hand_set_fields():
+    verdict = check.engine_args(learner(ENGINE_WRONG["ignores argv"][0])["f"])
+    assert "by hand" not in verdict.message
 
 
 def test_engine_args_learner_typo_names_the_line():
@@ -237,6 +262,18 @@ OVERRIDE_WRONG = {
 def test_override_defaults_wrong_answers_get_their_hint(name):
     source, hint = OVERRIDE_WRONG[name]
     wrong(check.override_defaults(learner(source)["f"], FakeLLM()), hint)
+
+
+def test_override_defaults_says_the_made_up_defaults_are_a_test_models():
+    class PlainLLM(FakeLLM):
+        def get_default_sampling_params(self):
+            from vllm import SamplingParams
+
+            return SamplingParams()
+
+    source, _ = OVERRIDE_WRONG["ignores the model's defaults"]
+    verdict = check.override_defaults(learner(source)["f"], PlainLLM())
+    wrong(verdict, "with a test model's defaults (made up by the check)")
 
 
 def test_ignoring_defaults_fails_even_on_an_engine_with_plain_defaults():
@@ -363,7 +400,18 @@ READ_WRONG = {
     ),
     "hard-coded": (
         "def f(text):\n    return {" + ALL_FOUR + "}\n",
-        "but it should be 2048: read it from the text you are given",
+        "but it should be 2048: read it from the text you are given, not from one log",
+    ),
+    "a number cut at a separator": (
+        (
+            "import re\ndef f(text):\n    n = re.search(r'size: (\\d+)', text).group(1)\n"
+            "    c = re.search(r': ([\\d.]+)x', text).group(1)\n"
+            "    m = re.search(r'len (\\d+)', text).group(1)\n"
+            "    return {'kv_cache_tokens': int(n), 'max_concurrency': float(c),"
+            " 'max_model_len': int(m), 'weights_seconds': float(\n"
+            "        re.search(r'took ([\\d.]+)', text).group(1))}\n"
+        ),
+        "your number stops at one of them",
     ),
     "strings": (
         (
@@ -400,6 +448,11 @@ READ_WRONG = {
 def test_read_log_wrong_answers_get_their_hint(name):
     source, hint = READ_WRONG[name]
     wrong(check.read_log(learner(source)["f"], LOG, FakeLLM()), hint)
+
+
+def test_read_log_hard_coded_figures_are_not_blamed_on_separators():
+    verdict = check.read_log(learner(READ_WRONG["hard-coded"][0])["f"], LOG, FakeLLM())
+    assert "separator" not in verdict.message
 
 
 def test_read_log_without_the_line_says_what_is_missing():
