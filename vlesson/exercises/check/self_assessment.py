@@ -210,14 +210,20 @@ def _sampling_fields() -> set[str]:
 
 
 @checkpoint("self-3")
-def split_settings(fn: Callable[[dict[str, Any]], tuple[dict, dict]]) -> str:
-    """Check ``fn(settings) -> (engine_kwargs, sampling_kwargs)`` on mixed dicts.
+def split_settings(
+    fn: Callable[[dict[str, Any]], tuple[dict, dict]], guess: Any = None
+) -> str:
+    """Check ``fn(settings) -> (engine_kwargs, sampling_kwargs)`` on mixed dicts, and
+    compare the learner's guess of a setting on both sides with the two classes.
 
     ``seed`` is a field of both: it must reach both sides.
     """
     from vllm import EngineArgs, SamplingParams
 
     assert callable(fn), "pass your function itself: split_settings(split_settings)"
+    assert guess is None or isinstance(guess, str), (
+        f"your guess is {guess!r}: write a setting's name (a str), or None"
+    )
     engine_fields = {f.name for f in dataclasses.fields(EngineArgs)}
     sampling_fields = _sampling_fields()
     for case in SPLIT_CASES:
@@ -247,12 +253,29 @@ def split_settings(fn: Callable[[dict[str, Any]], tuple[dict, dict]]) -> str:
             )
         EngineArgs(**engine)  # both must really build
         SamplingParams(**sampling)
-    return (
+    return _compare_both(guess, engine_fields, sampling_fields) + (
         "EngineArgs and SamplingParams both accept them. seed is on both sides: the "
         "engine's seed sets its random state once at start, a request's seed makes "
         "that request repeat whatever else shares its batch; vLLM's parser already "
         "has --seed, so vlesson's CLI gives that one value to both"
     )
+
+
+def _compare_both(guess: str | None, engine: set[str], sampling: set[str]) -> str:
+    """Say how the learner's guess compares with the fields of both classes."""
+    both = ", ".join(sorted(engine & sampling))
+    if guess in engine & sampling:
+        return f"You guessed {guess!r}: right, both classes have it (all: {both}). "
+    if guess is None:
+        return f"You guessed none; both classes have {both}. "
+    side = (
+        "only EngineArgs has it"
+        if guess in engine
+        else "only SamplingParams has it"
+        if guess in sampling
+        else "neither class has it"
+    )
+    return f"You guessed {guess!r}: {side}; both classes have {both}. "
 
 
 # -- 4. Override default parameters selectively --------------------------------------
@@ -420,11 +443,21 @@ def diagnose(fn: Callable[[Any, dict[str, Any]], str | None], llm: LLM) -> str:
     )
 
 
+ENGINE_GUESSES = ("starts", "refuses to start", "fails at the first long prompt")
+"""What the learner may predict of the engine of task 6b."""
+
+
 @checkpoint("self-6")
-def engine_fix(culprit: str, fix: Mapping[str, Any], llm: LLM) -> str:
+def engine_fix(
+    culprit: str, fix: Mapping[str, Any], llm: LLM, guess: Any = None
+) -> str:
     """Check the diagnosis of an engine that does not start: a max_model_len its KV
     cache cannot hold. ``culprit``: the option at fault; ``fix``: engine options that
-    make it start (checked against this engine's KV cache per token)."""
+    make it start (checked against this engine's KV cache per token); ``guess``: the
+    learner's prediction, one of ``ENGINE_GUESSES``."""
+    assert guess is None or guess in ENGINE_GUESSES, (
+        f"your guess is {guess!r}: write one of {', '.join(map(repr, ENGINE_GUESSES))}"
+    )
     culprit = str(culprit).lstrip("-").replace("-", "_")
     assert culprit in ("max_model_len", "kv_cache_memory_bytes"), (
         f"culprit {culprit!r}: read the engine's error again - which two numbers "
@@ -452,7 +485,14 @@ def engine_fix(culprit: str, fix: Mapping[str, Any], llm: LLM) -> str:
         f"holds about {holds:,} tokens: one full-length request still does not fit"
     )
     assert length >= 256, f"max_model_len={length}: a context that small is no fix"
-    return (
+    said = ""
+    if guess is not None:
+        said = f"You guessed {guess!r}: " + (
+            "right, it refused to start. "
+            if guess == "refuses to start"
+            else "it refused to start instead. "
+        )
+    return said + (
         f"one request of {length:,} tokens fits in a KV cache of about {holds:,}: "
         "the engine refuses at start-up, not at the first long prompt, because it "
         "sizes the cache once"
@@ -501,7 +541,8 @@ def read_log(fn: Callable[[str], Mapping[str, Any]], log_text: Any, llm: LLM) ->
     last = (log_text.strip().splitlines() or ["(empty)"])[-1]
     assert "KV cache size" in log_text, (
         "this log has no 'KV cache size' line: vLLM writes its start-up at INFO "
-        f"level, and vlesson turns that down. Its last line: {last}"
+        "level, and vlesson turns that down - set VLLM_LOGGING_LEVEL=INFO for that "
+        f"one command (or add --verbose). Its last line: {last}"
     )
     facts = engine_facts(llm)
     real = {

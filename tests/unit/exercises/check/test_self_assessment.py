@@ -188,6 +188,24 @@ def test_split_settings_reference_passes_and_explains_seed():
     assert "--seed" in right(check.split_settings(REF[3]["split_settings"]))
 
 
+@pytest.mark.parametrize(
+    ("guess", "said"),
+    [
+        ("seed", "You guessed 'seed': right, both classes have it"),
+        (None, "You guessed none; both classes have seed"),
+        ("dtype", "You guessed 'dtype': only EngineArgs has it; both classes have seed"),
+        ("top_p", "only SamplingParams has it"),
+        ("colour", "neither class has it"),
+    ],
+)
+def test_split_settings_compares_the_guess_with_both_classes(guess, said):
+    assert said in right(check.split_settings(REF[3]["split_settings"], guess=guess))
+
+
+def test_split_settings_guess_must_be_a_name():
+    wrong(check.split_settings(REF[3]["split_settings"], guess=1), "a setting's name")
+
+
 SPLIT_WRONG = {
     # the old reference answer: every key not of the engine goes to sampling
     "seed to one side": (
@@ -356,6 +374,20 @@ def test_engine_fix_reference_passes():
     assert "fits" in right(check.engine_fix(ref["culprit"], ref["fix"], FakeLLM()))
     more = {"kv_cache_memory_bytes": 2**28}
     assert right(check.engine_fix("--kv-cache-memory-bytes", more, FakeLLM()))
+
+
+@pytest.mark.parametrize(
+    ("guess", "said"),
+    [
+        ("refuses to start", "You guessed 'refuses to start': right"),
+        ("starts", "You guessed 'starts': it refused to start instead"),
+        ("it breaks", "write one of 'starts', 'refuses to start'"),
+    ],
+)
+def test_engine_fix_compares_the_guess_with_what_happened(guess, said):
+    ref = REF[6]
+    verdict = check.engine_fix(ref["culprit"], ref["fix"], FakeLLM(), guess=guess)
+    assert said in verdict.message and verdict.passed == (guess != "it breaks")
 
 
 @pytest.mark.parametrize(
