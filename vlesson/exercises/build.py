@@ -187,6 +187,15 @@ def solution_parts(source: dict[str, Any], exercise: str) -> list[str]:
     return parts
 
 
+def discussion_parts(source: dict[str, Any], exercise: str) -> list[str]:
+    """Return the discussion of one exercise: its ``solution:ID`` Markdown cells."""
+    return [
+        cell_text(cell)
+        for cell in source["cells"]
+        if cell["cell_type"] == "markdown" and f"{SOLUTION_TAG}{exercise}" in tags(cell)
+    ]
+
+
 def _is_marker(line: str) -> bool:
     return bool(_BEGIN_LINE.match(line)) or line.strip() == END
 

@@ -8,7 +8,9 @@ A check answers exactly one of four things (``Verdict.status``):
   raises ``NotImplementedError`` says so and does no engine work.
 - ``"wrong"``: the one specific thing to look at (never the recipe). An exception raised
   by the learner's own code becomes such a hint naming the learner's line.
-- ``"right"``: with one sentence of why it matters.
+- ``"right"``: with one sentence of why it matters, and the exercise's discussion
+  (the source's ``solution:ID`` Markdown cells) shown under it: passing teaches as
+  much as ``vl.solution``, without counting as a revealed solution.
 - ``"not checked"``: the class server did not answer (a ``RemoteError``): a server
   problem, not the learner's, so nothing is recorded and the check can be run again.
 
@@ -23,18 +25,21 @@ import contextlib
 import dataclasses
 import functools
 import html
+import importlib
+import inspect
 import io
+import json
 import linecache
 import logging
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
+from types import CodeType, FrameType, TracebackType
 from typing import Any, Literal
 
-from vlesson.exercises import progress, registry
+from vlesson.exercises import build, progress, registry
 from vlesson.remote import RemoteError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ class Verdict:
     evidence: Any = dataclasses.field(default=None, compare=False)
     """Optional result to show under the verdict (a DataFrame), e.g. the learner's
     own measurements once the answer is right."""
+    discussion: str = dataclasses.field(default="", compare=False)
+    """Markdown shown under a right verdict: the exercise's discussion."""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -70,7 +77,8 @@ class Verdict:
         return self.status == "right"
 
     def __repr__(self) -> str:
-        return f"[{self.exercise}] {self.status}: {self.message}"
+        head = f"[{self.exercise}] {self.status}: {self.message}"
+        return f"{head}\n\n{self.discussion}" if self.discussion else head
 
     def __str__(self) -> str:
         return repr(self)
@@ -92,6 +100,13 @@ class Verdict:
         )
         if self.evidence is not None and hasattr(self.evidence, "_repr_html_"):
             body += self.evidence._repr_html_()
+        if self.discussion:
+            import mistune  # jupyterlab's nbconvert brings it
+
+            body += (
+                '<details open style="margin:4px 0 0 14px"><summary>Why it '
+                f"matters</summary>{mistune.html(self.discussion)}</details>"
+            )
         return body
 
 
@@ -121,19 +136,28 @@ def _not_attempted(exercise: str) -> Verdict:
     )
 
 
-def checkpoint(exercise: str) -> Callable[[Callable[..., str]], Callable[..., Verdict]]:
+def checkpoint(
+    exercise: str, *, refuse: tuple[str, ...] = ()
+) -> Callable[[Callable[..., str]], Callable[..., Verdict]]:
     """Make a check function grade: it returns a ``Verdict``, records it, never raises.
 
     The decorated function receives the learner's answers, raises ``AssertionError``
     with a hint when one is wrong, and returns the "why it matters" sentence (or a
-    ``(sentence, evidence)`` pair) when all is right.
+    ``(sentence, evidence)`` pair) when all is right. ``refuse``: vlesson's reference
+    code for the exercise ("vlesson.settings.load_config"); a learner's function that
+    calls it, however wrapped, is wrong.
     """
     registry.get(exercise)  # an unknown id fails at import, not in a lesson
 
     def decorate(fn: Callable[..., str]) -> Callable[..., Verdict]:
         @functools.wraps(fn)
         def check(*args: Any, **kwargs: Any) -> Verdict:
-            verdict = grade(exercise, fn, *args, **kwargs)
+            with _refusing(refuse) as watch:
+                verdict = grade(exercise, fn, *watch(args), **watch(kwargs))
+            if watch.used and verdict.status != "not attempted":
+                verdict = Verdict(exercise, "wrong", _wrapped_message(watch.used))
+            if verdict.passed:
+                verdict = dataclasses.replace(verdict, discussion=discussion(exercise))
             try:
                 progress.record(verdict.exercise, verdict.status)
             except OSError as exc:  # a full disk, a read-only home: still the verdict
@@ -208,6 +232,71 @@ def _reference_answer(answers: list[Any]) -> str:
                 "not yours: write your function in the answer cell"
             )
     return ""
+
+
+def discussion(exercise: str) -> str:
+    """Return the exercise's discussion: its source's ``solution:ID`` Markdown cells."""
+    path = build.source_dir() / f"{registry.get(exercise).notebook}.ipynb"
+    try:
+        source = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:  # a checkout without its notebooks: still the verdict
+        logger.warning("no discussion for %s: %s", exercise, exc)
+        return ""
+    return "\n\n".join(build.discussion_parts(source, exercise))
+
+
+class _Watch:
+    """Wraps the learner's functions so that calls into the refused code, made
+    while one of them runs, are noted (``used``): the check's own calls are not."""
+
+    def __init__(self, codes: dict[CodeType, str]) -> None:
+        self.codes, self.used = codes, []
+
+    def __call__(self, answers: Any) -> Any:
+        if not self.codes:
+            return answers
+        if isinstance(answers, dict):
+            return {k: self._wrap(v) for k, v in answers.items()}
+        return tuple(self._wrap(a) for a in answers)
+
+    def _wrap(self, answer: Any) -> Any:
+        if not callable(answer) or isinstance(answer, type):
+            return answer
+
+        @functools.wraps(answer)
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            before = sys.getprofile()
+            sys.setprofile(self._profile)
+            try:
+                return answer(*args, **kwargs)
+            finally:
+                sys.setprofile(before)
+
+        return watched
+
+    def _profile(self, frame: FrameType, event: str, _arg: Any) -> None:
+        name = self.codes.get(frame.f_code) if event == "call" else None
+        if name and name not in self.used:
+            self.used.append(name)
+
+
+@contextlib.contextmanager
+def _refusing(names: tuple[str, ...]) -> Iterator[_Watch]:
+    """Yield a ``_Watch`` of the reference functions named (dotted paths)."""
+    codes = {}
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        fn = inspect.unwrap(getattr(importlib.import_module(module), attr))
+        codes[fn.__code__] = name
+    yield _Watch(codes)
+
+
+def _wrapped_message(used: list[str]) -> str:
+    return (
+        f"your answer calls vlesson's own {', '.join(used)}: that is the lesson's "
+        "reference code for this exercise, not yours - write it yourself (with the "
+        "standard library and vLLM)"
+    )
 
 
 def _is_learner_file(filename: str) -> bool:

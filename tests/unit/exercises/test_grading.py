@@ -98,6 +98,29 @@ def test_vlesson_own_functions_are_refused():
     assert v.status == "wrong" and "vlesson's own function" in v.message
 
 
+@checkpoint("2.7")
+def triple_check(fn):
+    assert fn(2) == 6, f"fn(2) is {fn(2)!r}: triple it"
+    return "tripling works"
+
+
+def test_a_right_verdict_shows_the_discussion_without_revealing(scratch_progress):
+    v = triple_check(cell("def f(x):\n    return 3 * x\n")["f"])
+    assert v.discussion == grading.discussion("2.7") != ""
+    assert "parser.set_defaults" in v.discussion  # 01's solution:2.7 cell
+    assert v.discussion in repr(v) and "Why it matters" in v._repr_html_()
+    assert progress.load()["2.7"]["state"] == "passed"  # not "solution revealed"
+    wrong = triple_check(cell("def f(x):\n    return x\n")["f"])
+    assert not wrong.discussion and "Why it matters" not in wrong._repr_html_()
+
+
+def test_every_discussion_is_the_sources_solution_markdown():
+    for ex in registry.exercises():
+        shown = hints.solution(ex.id) if grading.discussion(ex.id) else ""
+        for part in grading.discussion(ex.id).split("\n\n"):
+            assert part in shown, (ex.id, part)
+
+
 def test_the_verdicts_of_this_kernel_are_kept_in_order():
     grading.verdicts(clear=True)
     double_check(...)

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import tempfile
 import warnings
 from collections import Counter
@@ -126,14 +127,24 @@ def _batched(recorder: Recorder, outputs: Any, requests: int) -> tuple[list, lis
 TEMPERATURES = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
+NONSENSE_LOGPROB = -3.0
+"""A mean log-probability below this is worse than a 1-in-20 guess per token."""
+
+
 @checkpoint("2.3")
-def temperature_sweep(fn: Callable[..., Any], llm: LLM) -> tuple[str, pd.DataFrame]:
+def temperature_sweep(
+    fn: Callable[..., Any], llm: LLM, guess: Any = None
+) -> tuple[str, pd.DataFrame]:
     """Check ``fn(llm, prompts, temperatures) -> list[RequestOutput]``: one batched
     call, every prompt at every temperature, seeded, with the chosen tokens'
-    log-probabilities; show the learner's own measurements."""
+    log-probabilities; show the learner's own measurements, and compare them with
+    the learner's guess (the first temperature where the text stops making sense)."""
     import pandas as pd
 
     assert callable(fn), "pass your function itself: temperature_sweep(fn, llm)"
+    assert guess is None or (
+        isinstance(guess, (int, float)) and not isinstance(guess, bool)
+    ), f"your guess is {guess!r}: write a temperature, a number such as 1.2"
     recorder = Recorder(llm)
     outputs = fn(recorder, list(LESSON_PROMPTS), list(TEMPERATURES))
     prompts, params = _batched(
@@ -162,12 +173,36 @@ def temperature_sweep(fn: Callable[..., Any], llm: LLM) -> tuple[str, pd.DataFra
         for out, sp in zip(outputs, params)
     ]
     table = pd.DataFrame(rows).groupby("temperature")[["mean_logprob", "num_tokens"]]
+    table = table.mean()
     return (
-        (
-            "one batched call, seeded and measured: the model's own log-probability of "
-            "what it wrote tells fluent from noise better than reading"
-        ),
-        table.mean(),
+        _compare_temperature(guess, table)
+        + "one batched call, seeded and measured: the model's own log-probability of "
+        "what it wrote tells fluent from noise better than reading",
+        table,
+    )
+
+
+def _compare_temperature(guess: float | None, table: pd.DataFrame) -> str:
+    """Say how the learner's guessed temperature compares with their run."""
+    if guess is None:
+        return ""
+    low = table.index[table["mean_logprob"] < NONSENSE_LOGPROB]
+    if not len(low):
+        return (
+            f"You guessed T={guess}; in your run the mean log-probability stays above "
+            f"{NONSENSE_LOGPROB:g} up to T={table.index.max():g}. "
+        )
+    first = float(low[0])
+    how = (
+        "as you guessed"
+        if math.isclose(first, guess)
+        else ("earlier" if first < guess else "later")
+        + " than you guessed"
+    )
+    return (
+        f"You guessed T={guess}; in your run the mean log-probability first falls "
+        f"below {NONSENSE_LOGPROB:g} (worse than a 1-in-20 guess per token) at "
+        f"T={first:g}, {how}. "
     )
 
 
@@ -188,12 +223,18 @@ LIMITS = (10, 100, 500)
 
 
 @checkpoint("2.4")
-def length_runs(fn: Callable[..., Any], llm: LLM) -> tuple[str, pd.DataFrame]:
+def length_runs(
+    fn: Callable[..., Any], llm: LLM, guess: Any = None
+) -> tuple[str, pd.DataFrame]:
     """Check ``fn(llm, prompts, limits) -> list[RequestOutput]``: one batched greedy
-    call, every prompt at every max_tokens; show how long each output really is."""
+    call, every prompt at every max_tokens; show how long each output really is, and
+    compare with the learner's guess (does a high max_tokens always give that many?)."""
     import pandas as pd
 
     assert callable(fn), "pass your function itself: length_runs(fn, llm)"
+    assert guess is None or isinstance(guess, bool), (
+        f"your guess is {guess!r}: write True or False"
+    )
     recorder = Recorder(llm)
     outputs = fn(recorder, list(LESSON_PROMPTS), list(LIMITS))
     _prompts, params = _batched(recorder, outputs, len(LESSON_PROMPTS) * len(LIMITS))
@@ -221,11 +262,33 @@ def length_runs(fn: Callable[..., Any], llm: LLM) -> tuple[str, pd.DataFrame]:
         index="prompt", columns="max_tokens", values=["num_tokens", "finish_reason"]
     )
     return (
-        (
+        _compare_lengths(guess, table)
+        + (
             "max_tokens is a ceiling: an output ends at the model's end-of-sequence token "
             "(finish_reason 'stop') or at the limit ('length'), whichever comes first"
         ),
         pivot,
+    )
+
+
+def _compare_lengths(guess: bool | None, table: pd.DataFrame) -> str:
+    """Say how the learner's guess compares with the run at the highest limit."""
+    if guess is None:
+        return ""
+    top = table[table.max_tokens == max(LIMITS)]
+    early = top[top.finish_reason == "stop"]
+    said = f"You guessed {guess}; "
+    if len(early):
+        verdict = "right" if guess is False else "not so"
+        return (
+            f"{said}{verdict}: at max_tokens={max(LIMITS)}, {len(early)} of "
+            f"{len(top)} outputs stopped early (finish_reason 'stop', at "
+            f"{', '.join(map(str, sorted(early.num_tokens)))} tokens). "
+        )
+    verdict = "right here" if guess else "not in this run"
+    return (
+        f"{said}{verdict}: all {len(top)} outputs reached max_tokens={max(LIMITS)} "
+        "(no end-of-sequence came first). "
     )
 
 
@@ -241,7 +304,10 @@ def _random_config(seed: int) -> dict[str, Any]:
     }
 
 
-@checkpoint("2.7")
+@checkpoint(
+    "2.7",
+    refuse=("vlesson.settings.load_config", "vlesson.settings.parse_with_config"),
+)
 def load_config(fn: Callable[[Any, str], Any]) -> str:
     """Check ``fn(parser, path)``: the JSON file's values become the parser's
     defaults, so the command line still wins."""
@@ -365,7 +431,7 @@ def _vllm_rejects(case: Mapping[str, Any]) -> str | None:
     return None
 
 
-@checkpoint("2.15")
+@checkpoint("2.15", refuse=("vlesson.sampling.validate",))
 def validate_args(fn: Callable[[dict[str, Any]], Any]) -> str:
     """Check ``fn(args) -> args``: raise ValueError naming the parameter and the value
     where vLLM would refuse, pass valid settings through, warn (not fail) on a very

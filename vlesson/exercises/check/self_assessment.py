@@ -133,25 +133,49 @@ def engine_args(fn: Callable[[list[str]], Any]) -> str:
     from vllm import EngineArgs
 
     assert callable(fn), "pass your function itself: engine_args(engine_args_from_cli)"
+    results = []
     for case in ENGINE_CASES:
         got = fn(list(case))
         assert isinstance(got, EngineArgs), (
             f"fn({list(case)}) returned {type(got).__name__}, not EngineArgs: the "
             "parsed Namespace is not the end - EngineArgs can be made from it"
         )
+        results.append([getattr(got, field) for field in ENGINE_FIELDS])
+    for case, got in zip(ENGINE_CASES, results):
         parser = flexible_argument_parser()()
         EngineArgs.add_cli_args(parser)
         want = EngineArgs.from_cli_args(parser.parse_args(list(case)))
-        for field in ENGINE_FIELDS:
-            assert getattr(got, field) == getattr(want, field), (
-                f"for {list(case) or 'no options'}, {field} is {getattr(got, field)!r}"
-                f" but vLLM's parser gives {getattr(want, field)!r}: let vLLM add its "
-                "own options to the parser and read them back, instead of setting "
-                "fields by hand"
-            )
+        for field, value in zip(ENGINE_FIELDS, got):
+            if value != getattr(want, field):
+                raise AssertionError(
+                    f"for {list(case) or 'no options'}, {field} is {value!r} but "
+                    f"vLLM's parser gives {getattr(want, field)!r}: "
+                    + _engine_args_hint(case, field, results)
+                )
     return (
         "same EngineArgs as vLLM's own parser, defaults too: every engine option of "
         "the CLI is an EngineArgs field, so scripts never list them by hand"
+    )
+
+
+def _engine_args_hint(case: Sequence[str], field: str, results: list[list]) -> str:
+    """The mistake behind a wrong field: argv ignored, an option given but lost, or
+    a default set by hand."""
+    if all(r == results[0] for r in results):
+        return (
+            "your function gives the same EngineArgs whatever argv says - parse the "
+            "argv it is given"
+        )
+    flag = "--" + field.replace("_", "-")
+    if flag in case:
+        return (
+            f"{flag} is on that command line but did not reach {field} - read every "
+            "option back from the parsed argv"
+        )
+    return (
+        f"{flag} is not on that command line, so vLLM's default applies - let vLLM "
+        "add its own options to the parser and read them back, instead of setting "
+        "fields by hand"
     )
 
 
@@ -186,14 +210,20 @@ def _sampling_fields() -> set[str]:
 
 
 @checkpoint("self-3")
-def split_settings(fn: Callable[[dict[str, Any]], tuple[dict, dict]]) -> str:
-    """Check ``fn(settings) -> (engine_kwargs, sampling_kwargs)`` on mixed dicts.
+def split_settings(
+    fn: Callable[[dict[str, Any]], tuple[dict, dict]], guess: Any = None
+) -> str:
+    """Check ``fn(settings) -> (engine_kwargs, sampling_kwargs)`` on mixed dicts, and
+    compare the learner's guess of a setting on both sides with the two classes.
 
     ``seed`` is a field of both: it must reach both sides.
     """
     from vllm import EngineArgs, SamplingParams
 
     assert callable(fn), "pass your function itself: split_settings(split_settings)"
+    assert guess is None or isinstance(guess, str), (
+        f"your guess is {guess!r}: write a setting's name (a str), or None"
+    )
     engine_fields = {f.name for f in dataclasses.fields(EngineArgs)}
     sampling_fields = _sampling_fields()
     for case in SPLIT_CASES:
@@ -223,12 +253,29 @@ def split_settings(fn: Callable[[dict[str, Any]], tuple[dict, dict]]) -> str:
             )
         EngineArgs(**engine)  # both must really build
         SamplingParams(**sampling)
-    return (
+    return _compare_both(guess, engine_fields, sampling_fields) + (
         "EngineArgs and SamplingParams both accept them. seed is on both sides: the "
         "engine's seed sets its random state once at start, a request's seed makes "
         "that request repeat whatever else shares its batch; vLLM's parser already "
         "has --seed, so vlesson's CLI gives that one value to both"
     )
+
+
+def _compare_both(guess: str | None, engine: set[str], sampling: set[str]) -> str:
+    """Say how the learner's guess compares with the fields of both classes."""
+    both = ", ".join(sorted(engine & sampling))
+    if guess in engine & sampling:
+        return f"You guessed {guess!r}: right, both classes have it (all: {both}). "
+    if guess is None:
+        return f"You guessed none; both classes have {both}. "
+    side = (
+        "only EngineArgs has it"
+        if guess in engine
+        else "only SamplingParams has it"
+        if guess in sampling
+        else "neither class has it"
+    )
+    return f"You guessed {guess!r}: {side}; both classes have {both}. "
 
 
 # -- 4. Override default parameters selectively --------------------------------------
@@ -252,7 +299,11 @@ def override_defaults(fn: Callable[[Any, dict[str, Any]], Any], llm: LLM) -> str
     from vllm import SamplingParams
 
     assert callable(fn), "pass your function itself: override_defaults(fn, llm)"
-    for defaults in (llm.get_default_sampling_params(), _custom_defaults()):
+    cases = (
+        (llm.get_default_sampling_params(), "this model's defaults"),
+        (_custom_defaults(), "a test model's defaults (made up by the check)"),
+    )
+    for defaults, whose in cases:
         want = describe(defaults)
         want.update({k: v for k, v in OVERRIDES.items() if v is not None})
         before = repr(defaults)
@@ -267,7 +318,7 @@ def override_defaults(fn: Callable[[Any, dict[str, Any]], Any], llm: LLM) -> str
         given = {k: v for k, v in OVERRIDES.items() if v is not None}
         fresh = describe(SamplingParams(**given))
         assert describe(got) != fresh or fresh == want, (
-            f"with defaults {describe(defaults)} your result is SamplingParams() plus "
+            f"with {whose} {describe(defaults)} your result is SamplingParams() plus "
             "the given values: the model's own defaults are gone - where did you start?"
         )
         for name, value in describe(got).items():
@@ -277,11 +328,11 @@ def override_defaults(fn: Callable[[Any, dict[str, Any]], Any], llm: LLM) -> str
                 hint = "set the values given"
             else:
                 hint = (
-                    "it was not given, so it must be the model's default - did you "
+                    "it was not given, so it must be the defaults' value - did you "
                     "start from SamplingParams() instead of the defaults?"
                 )
             assert value == want[name], (
-                f"with defaults {describe(defaults)}, {name} is {value!r} but should "
+                f"with {whose} {describe(defaults)}, {name} is {value!r} but should "
                 f"be {want[name]!r}: {hint}"
             )
     return (
@@ -392,11 +443,21 @@ def diagnose(fn: Callable[[Any, dict[str, Any]], str | None], llm: LLM) -> str:
     )
 
 
+ENGINE_GUESSES = ("starts", "refuses to start", "fails at the first long prompt")
+"""What the learner may predict of the engine of task 6b."""
+
+
 @checkpoint("self-6")
-def engine_fix(culprit: str, fix: Mapping[str, Any], llm: LLM) -> str:
+def engine_fix(
+    culprit: str, fix: Mapping[str, Any], llm: LLM, guess: Any = None
+) -> str:
     """Check the diagnosis of an engine that does not start: a max_model_len its KV
     cache cannot hold. ``culprit``: the option at fault; ``fix``: engine options that
-    make it start (checked against this engine's KV cache per token)."""
+    make it start (checked against this engine's KV cache per token); ``guess``: the
+    learner's prediction, one of ``ENGINE_GUESSES``."""
+    assert guess is None or guess in ENGINE_GUESSES, (
+        f"your guess is {guess!r}: write one of {', '.join(map(repr, ENGINE_GUESSES))}"
+    )
     culprit = str(culprit).lstrip("-").replace("-", "_")
     assert culprit in ("max_model_len", "kv_cache_memory_bytes"), (
         f"culprit {culprit!r}: read the engine's error again - which two numbers "
@@ -424,7 +485,14 @@ def engine_fix(culprit: str, fix: Mapping[str, Any], llm: LLM) -> str:
         f"holds about {holds:,} tokens: one full-length request still does not fit"
     )
     assert length >= 256, f"max_model_len={length}: a context that small is no fix"
-    return (
+    said = ""
+    if guess is not None:
+        said = f"You guessed {guess!r}: " + (
+            "right, it refused to start. "
+            if guess == "refuses to start"
+            else "it refused to start instead. "
+        )
+    return said + (
         f"one request of {length:,} tokens fits in a KV cache of about {holds:,}: "
         "the engine refuses at start-up, not at the first long prompt, because it "
         "sizes the cache once"
@@ -473,7 +541,8 @@ def read_log(fn: Callable[[str], Mapping[str, Any]], log_text: Any, llm: LLM) ->
     last = (log_text.strip().splitlines() or ["(empty)"])[-1]
     assert "KV cache size" in log_text, (
         "this log has no 'KV cache size' line: vLLM writes its start-up at INFO "
-        f"level, and vlesson turns that down. Its last line: {last}"
+        "level, and vlesson turns that down - set VLLM_LOGGING_LEVEL=INFO for that "
+        f"one command (or add --verbose). Its last line: {last}"
     )
     facts = engine_facts(llm)
     real = {
@@ -503,15 +572,29 @@ def _check_log_reader(
             if value is None:  # this log does not say
                 continue
             mine = got.get(key)
-            if isinstance(mine, str) or mine is None:
-                why = "read the number from its line, as a number (not a string)"
-            else:
-                why = "read it from the text you are given, not from one log"
-            if value >= 1000:
-                why += " - mind the thousands separators"
             assert isinstance(mine, (int, float)) and math.isclose(
                 mine,
                 value,
                 rel_tol=1e-4,
                 abs_tol=0.006,  # the log rounds to 0.01
-            ), f"{key} is {mine!r}, but it should be {value}: {why}"
+            ), f"{key} is {mine!r}, but it should be {value}: " + _log_hint(
+                mine, value, [w[key] for t, w in cases if t is not text]
+            )
+
+
+def _log_hint(mine: Any, value: float, others: list[Any]) -> str:
+    """The mistake behind a wrong figure: a string, a number cut at a thousands
+    separator, a figure of another log (hard-coded), or the wrong line."""
+    if mine is None:
+        return "your dict has no number for it - find its line and read it"
+    if isinstance(mine, str):
+        return "read the number from its line, as a number (not a string)"
+    whole = isinstance(mine, (int, float)) and float(mine).is_integer()
+    if value >= 1000 and whole and str(int(mine)) in f"{value:,}".split(","):
+        return (
+            f"vLLM writes {value:,} with thousands separators, and your number stops "
+            "at one of them - take the commas out before converting"
+        )
+    if mine in others:
+        return "read it from the text you are given, not from one log"
+    return "read it from its own line of the text you are given"

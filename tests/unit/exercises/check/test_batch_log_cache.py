@@ -337,6 +337,19 @@ KEY_WRONG = {
         ),
         "the key is bytes",
     ),
+    "a lambda around vlesson's request_key": (
+        ("get_cache_key = lambda prompt, params: vl.cache.request_key(\n"
+        "    {'prompt': prompt, **params})\n"),
+        "calls vlesson's own vlesson.workflows.cache.request_key",
+    ),
+    "a call of vlesson's canonical_json": (
+        (
+            "import hashlib\ndef get_cache_key(prompt, params):\n"
+            "    text = vl.cache.canonical_json([prompt, params])\n"
+            "    return hashlib.sha256(text.encode()).hexdigest()\n"
+        ),
+        "calls vlesson's own vlesson.workflows.cache.canonical_json",
+    ),
     "a random key": (
         "import uuid\ndef get_cache_key(prompt, params):\n    return uuid.uuid4().hex\n",
         "the same request gave two keys",

@@ -116,6 +116,35 @@ def test_temperature_sweep_reference_passes_with_the_learners_figures():
     assert table.loc[2.0, "mean_logprob"] == pytest.approx(-5.2)
 
 
+@pytest.mark.parametrize(
+    ("guess", "said"),
+    [
+        (1.5, ("You guessed T=1.5; in your run the mean log-probability first falls "
+         "below -3 (worse than a 1-in-20 guess per token) at T=1.5, as you guessed")),
+        (1.0, "at T=1.5, later than you guessed"),
+        (2, "at T=1.5, earlier than you guessed"),
+    ],
+)
+def test_temperature_sweep_compares_the_guess_with_the_run(guess, said):
+    fn = REF["2.3"]["temperature_sweep"]
+    assert said in right(check.temperature_sweep(fn, FakeLLM(), guess=guess)).message
+
+
+@pytest.mark.parametrize("guess", ["hot", True, None])
+def test_temperature_sweep_guess_must_be_a_number(guess):
+    verdict = check.temperature_sweep(REF["2.3"]["temperature_sweep"], FakeLLM(), guess)
+    if guess is None:  # no guess given: nothing to compare
+        assert "You guessed" not in right(verdict).message
+    else:
+        wrong(verdict, "write a temperature, a number such as 1.2")
+
+
+def test_an_unwritten_guess_is_not_attempted_and_generates_nothing():
+    llm = FakeLLM()
+    verdict = check.temperature_sweep(REF["2.3"]["temperature_sweep"], llm, guess=...)
+    assert verdict.status == "not attempted" and llm.calls == 0
+
+
 SP = "from vllm import SamplingParams\n"
 SWEEP_WRONG = {
     "one call per temperature": (
@@ -196,6 +225,24 @@ def test_length_runs_reference_passes_and_shows_the_stops():
     assert (verdict.evidence["finish_reason"][500] == "stop").all()
 
 
+@pytest.mark.parametrize(
+    ("guess", "said"),
+    [
+        (True, ("You guessed True; not so: at max_tokens=500, 4 of 4 outputs stopped "
+         "early (finish_reason 'stop', at 50, 50, 50, 50 tokens)")),
+        (False, "You guessed False; right: at max_tokens=500, 4 of 4"),
+    ],
+)
+def test_length_runs_compares_the_guess_with_the_run(guess, said):
+    fn = REF["2.4"]["length_runs"]
+    assert said in right(check.length_runs(fn, FakeLLM(), guess=guess)).message
+
+
+def test_length_runs_guess_must_be_true_or_false():
+    verdict = check.length_runs(REF["2.4"]["length_runs"], FakeLLM(), guess="no")
+    wrong(verdict, "write True or False")
+
+
 LENGTH_WRONG = {
     "max_tokens forgotten": (
         SP + "def f(llm, prompts, limits):\n"
@@ -272,6 +319,41 @@ CONFIG_WRONG = {
         "line 3 (in f)",
     ),
 }
+
+
+WRAPPERS = {
+    "2.7 a call of vlesson's load_config": (
+        check.load_config,
+        ("def f(parser, path):\n"
+        "    parser.set_defaults(**vl.settings.load_config(parser, path))\n"),
+        "vlesson.settings.load_config",
+    ),
+    "2.7 a lambda around parse_with_config": (
+        check.load_config,
+        ("f = lambda parser, path: parser.set_defaults(**vars(\n"
+        "    vl.settings.parse_with_config(parser, ['--config', path])))\n"),
+        "vlesson.settings.parse_with_config",
+    ),
+    "2.15 a partial of vlesson's validate": (
+        check.validate_args,
+        "import functools\nf = functools.partial(vl.sampling.validate)\n",
+        "vlesson.sampling.validate",
+    ),
+    "2.15 validate imported under another name": (
+        check.validate_args,
+        ("from vlesson.sampling import validate as mine\n"
+        "def f(args):\n    mine(args)\n    return args\n"),
+        "vlesson.sampling.validate",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRAPPERS)
+def test_wrappers_of_vlessons_reference_code_are_refused(name):
+    run, source, called = WRAPPERS[name]
+    verdict = run(learner(source)["f"])
+    wrong(verdict, f"calls vlesson's own {called}")
+    assert not verdict.discussion
 
 
 @pytest.mark.parametrize("name", CONFIG_WRONG)

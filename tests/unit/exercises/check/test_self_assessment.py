@@ -127,7 +127,27 @@ ENGINE_WRONG = {
             "def f(argv):\n    from vllm import EngineArgs\n"
             "    return EngineArgs(model=argv[1] if argv else 'x')\n"
         ),
-        "setting fields by hand",
+        "--dtype is on that command line but did not reach dtype",
+    ),
+    "ignores argv": (
+        (
+            "def f(argv):\n    from vllm import EngineArgs\n"
+            "    from vllm.utils.argparse_utils import FlexibleArgumentParser\n"
+            "    p = FlexibleArgumentParser()\n    EngineArgs.add_cli_args(p)\n"
+            "    return EngineArgs.from_cli_args(p.parse_args([]))\n"
+        ),
+        "the same EngineArgs whatever argv says",
+    ),
+    "a default set by hand": (
+        (
+            "def f(argv):\n    from vllm import EngineArgs\n"
+            "    from vllm.utils.argparse_utils import FlexibleArgumentParser\n"
+            "    p = FlexibleArgumentParser()\n    EngineArgs.add_cli_args(p)\n"
+            "    p.set_defaults(max_num_seqs=4)\n"
+            "    return EngineArgs.from_cli_args(p.parse_args(argv))\n"
+        ),
+        ("vLLM's default applies - let vLLM add its own options to the parser and "
+        "read them back, instead of setting fields by hand"),
     ),
     "plain argparse": (
         (
@@ -149,6 +169,11 @@ def test_engine_args_wrong_answers_get_their_hint(name):
     wrong(check.engine_args(learner(source)["f"]), hint)
 
 
+def test_engine_args_hint_for_ignored_argv_does_not_blame_hand_set_fields():
+    verdict = check.engine_args(learner(ENGINE_WRONG["ignores argv"][0])["f"])
+    assert "by hand" not in verdict.message
+
+
 def test_engine_args_learner_typo_names_the_line():
     source = "def f(argv):\n    from vllm import EngineArgs\n    return EngineArg()\n"
     verdict = check.engine_args(learner(source, 5)["f"])
@@ -161,6 +186,24 @@ def test_engine_args_learner_typo_names_the_line():
 
 def test_split_settings_reference_passes_and_explains_seed():
     assert "--seed" in right(check.split_settings(REF[3]["split_settings"]))
+
+
+@pytest.mark.parametrize(
+    ("guess", "said"),
+    [
+        ("seed", "You guessed 'seed': right, both classes have it"),
+        (None, "You guessed none; both classes have seed"),
+        ("dtype", "You guessed 'dtype': only EngineArgs has it; both classes have seed"),
+        ("top_p", "only SamplingParams has it"),
+        ("colour", "neither class has it"),
+    ],
+)
+def test_split_settings_compares_the_guess_with_both_classes(guess, said):
+    assert said in right(check.split_settings(REF[3]["split_settings"], guess=guess))
+
+
+def test_split_settings_guess_must_be_a_name():
+    wrong(check.split_settings(REF[3]["split_settings"], guess=1), "a setting's name")
 
 
 SPLIT_WRONG = {
@@ -237,6 +280,18 @@ OVERRIDE_WRONG = {
 def test_override_defaults_wrong_answers_get_their_hint(name):
     source, hint = OVERRIDE_WRONG[name]
     wrong(check.override_defaults(learner(source)["f"], FakeLLM()), hint)
+
+
+def test_override_defaults_says_the_made_up_defaults_are_a_test_models():
+    class PlainLLM(FakeLLM):
+        def get_default_sampling_params(self):
+            from vllm import SamplingParams
+
+            return SamplingParams()
+
+    source, _ = OVERRIDE_WRONG["ignores the model's defaults"]
+    verdict = check.override_defaults(learner(source)["f"], PlainLLM())
+    wrong(verdict, "with a test model's defaults (made up by the check)")
 
 
 def test_ignoring_defaults_fails_even_on_an_engine_with_plain_defaults():
@@ -322,6 +377,20 @@ def test_engine_fix_reference_passes():
 
 
 @pytest.mark.parametrize(
+    ("guess", "said"),
+    [
+        ("refuses to start", "You guessed 'refuses to start': right"),
+        ("starts", "You guessed 'starts': it refused to start instead"),
+        ("it breaks", "write one of 'starts', 'refuses to start'"),
+    ],
+)
+def test_engine_fix_compares_the_guess_with_what_happened(guess, said):
+    ref = REF[6]
+    verdict = check.engine_fix(ref["culprit"], ref["fix"], FakeLLM(), guess=guess)
+    assert said in verdict.message and verdict.passed == (guess != "it breaks")
+
+
+@pytest.mark.parametrize(
     ("culprit", "fix", "hint"),
     [
         ("max_tokens", {"max_model_len": 1024}, "which two numbers"),
@@ -363,7 +432,18 @@ READ_WRONG = {
     ),
     "hard-coded": (
         "def f(text):\n    return {" + ALL_FOUR + "}\n",
-        "but it should be 2048: read it from the text you are given",
+        "but it should be 2048: read it from the text you are given, not from one log",
+    ),
+    "a number cut at a separator": (
+        (
+            "import re\ndef f(text):\n    n = re.search(r'size: (\\d+)', text).group(1)\n"
+            "    c = re.search(r': ([\\d.]+)x', text).group(1)\n"
+            "    m = re.search(r'len (\\d+)', text).group(1)\n"
+            "    return {'kv_cache_tokens': int(n), 'max_concurrency': float(c),"
+            " 'max_model_len': int(m), 'weights_seconds': float(\n"
+            "        re.search(r'took ([\\d.]+)', text).group(1))}\n"
+        ),
+        "your number stops at one of them",
     ),
     "strings": (
         (
@@ -400,6 +480,11 @@ READ_WRONG = {
 def test_read_log_wrong_answers_get_their_hint(name):
     source, hint = READ_WRONG[name]
     wrong(check.read_log(learner(source)["f"], LOG, FakeLLM()), hint)
+
+
+def test_read_log_hard_coded_figures_are_not_blamed_on_separators():
+    verdict = check.read_log(learner(READ_WRONG["hard-coded"][0])["f"], LOG, FakeLLM())
+    assert "separator" not in verdict.message
 
 
 def test_read_log_without_the_line_says_what_is_missing():
