@@ -25,7 +25,9 @@ BAD = (
     ({"prompt": "Hello", "model": "facebook/opt-125m"}, "model"),
 )
 """Requests a server must refuse with 422 before any work, and the field to name."""
-_RANGE_HINT = {"3": " (vLLM's rule for temperature is 0 to 2: SamplingParams refuses 3)"}
+_RANGE_HINT = {
+    "3": " (vLLM's rule for temperature is 0 to 2: SamplingParams refuses 3)"
+}
 
 
 def _call(handler: Callable[..., Any], llm: Any, body: dict[str, Any]) -> Any:

@@ -215,8 +215,15 @@ NO_CATCH = (
             "a 422 (the request is wrong) was sent 3 times",
         ),
     ],
-    ids=["no retry", "no wait", "no growth", "unbounded", "returns the 503",
-         "connection error", "retries a 422"],
+    ids=[
+        "no retry",
+        "no wait",
+        "no growth",
+        "unbounded",
+        "returns the 503",
+        "connection error",
+        "retries a 422",
+    ],
 )
 def test_wrong_retries_get_their_hint(fn, hint):
     says(checks.retrying_client(fn), "wrong", hint)
