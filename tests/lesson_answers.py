@@ -139,3 +139,21 @@ def sweep_table() -> Any:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def fractions_table() -> Any:
+    """A made-up ``vl.memory.compare_fractions`` table of a CPU (0.25 and 0.35)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "gpu_memory_utilization": [0.25, 0.35],
+            "kv_cache_memory_bytes": [None, None],
+            "num_blocks": [240, 420],
+            "block_size": [128, 128],
+            "kv_cache_tokens": [30720, 53760],
+            "max_model_len": [8192, 8192],
+            "max_concurrency": [3.75, 6.56],
+            "rss_mib": [2100.0, 2100.0],
+        }
+    )

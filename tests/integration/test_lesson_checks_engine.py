@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tests.lesson_answers import learner, reference, sweep_table
+from tests.lesson_answers import fractions_table, learner, reference, sweep_table
 from vlesson.exercises import check
 from vlesson.workflows import sweep
 
@@ -58,7 +58,8 @@ def test_focused_params_needs_min_tokens_on_the_real_model(llm):
 
 
 def test_kv_cache_sum_matches_the_engines_figure(llm):
-    assert check.kv_cache_tokens(reference("03", "2.6")["kv_cache_tokens"], llm).passed
+    ns = reference("03", "2.6", fractions=fractions_table(), asked=(0.25, 0.35))
+    assert check.kv_cache_tokens(ns["kv_cache_tokens"], llm).passed
     query_heads = wrong(
         """
         def kv_cache_tokens(config, dtype_bytes, cache_bytes, block_size):

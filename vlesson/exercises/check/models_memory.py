@@ -10,12 +10,18 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from vlesson.exercises.grading import checkpoint
+from vlesson.exercises.grading import NotAttempted, checkpoint
 from vlesson.facts import engine_facts
 from vlesson.models import OFFLINE_MODELS
 from vlesson.remote import local_only
 
-__all__ = ["focused_params", "kv_cache_tokens", "model_predictions", "quantization_of"]
+__all__ = [
+    "focused_params",
+    "kv_cache_tokens",
+    "memory_fractions",
+    "model_predictions",
+    "quantization_of",
+]
 
 # -- 2.5 a focused configuration of exactly 150 tokens -------------------------------
 
@@ -174,6 +180,68 @@ def kv_cache_tokens(fn: Callable[..., Any], llm: Any) -> str:
         "your sum matches the engine's own KV-cache size: bytes per token decide how "
         "many tokens, and so how many requests, fit at once"
     )
+
+
+FRACTION_KEYS = (
+    "more_requests",
+    "max_concurrency",
+    "single_request_faster",
+    "refused_first",
+)
+
+
+@checkpoint("2.6")
+def memory_fractions(answers: Mapping[str, Any], fractions: Any) -> str:
+    """Check what the learner read off ``vl.memory.compare_fractions``'s table (None on
+    a class server, which cannot start engines)."""
+    if fractions is None:
+        raise NotAttempted(local_only("Comparing memory fractions (exercise 2.6)"))
+    assert isinstance(answers, Mapping) and set(FRACTION_KEYS) <= set(answers), (
+        f"answers is a dict with the keys {', '.join(FRACTION_KEYS)}"
+    )
+    rows = fractions.set_index("gpu_memory_utilization")
+    asked = [float(f) for f in rows.index]
+    more, most = _fraction(answers["more_requests"], asked), max(asked)
+    assert more is not None, (
+        f"more_requests is {answers['more_requests']!r}: name one of the fractions of "
+        f"your table, {asked}"
+    )
+    concurrency = {f: float(rows.loc[f, "max_concurrency"]) for f in asked}
+    assert more == max(asked, key=concurrency.get), (
+        f"with {more} your table says max_concurrency {concurrency[more]}, with the "
+        f"other fraction {max(concurrency.values())}: which lets more requests in?"
+    )
+    said, want = answers["max_concurrency"], concurrency[more]
+    tokens = int(rows.loc[more, "kv_cache_tokens"])
+    assert said != tokens, (
+        f"{tokens:,} is the KV cache in tokens; max_concurrency divides it by "
+        f"max_model_len ({int(rows.loc[more, 'max_model_len']):,})"
+    )
+    number = isinstance(said, int | float) and not isinstance(said, bool)
+    assert number and abs(said - want) <= 0.01 * max(want, 1), (
+        f"max_concurrency is {said!r}: read the row of {more} in your table"
+    )
+    assert answers["single_request_faster"] is False, (
+        "a request gets one token per step whatever the cache size: more KV blocks let "
+        "more requests share a step (throughput), they do not make one faster"
+    )
+    assert _fraction(answers["refused_first"], asked) == most, (
+        "the fraction is of the device's total memory, and the engine must get it at "
+        "start-up: which asks for more, and so fails first (or starves the machine) "
+        "when other programs hold memory?"
+    )
+    return (
+        f"{most} gives more KV cache, so more requests at once (max_concurrency "
+        f"{want}), not a faster request; and the larger the fraction, the likelier the "
+        "engine refuses to start beside other programs: stability costs capacity"
+    )
+
+
+def _fraction(value: Any, asked: list[float]) -> float | None:
+    """The fraction of the table the learner named, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return next((f for f in asked if abs(f - value) < 1e-9), None)
 
 
 # -- 2.1 predict, then measure ---------------------------------------------------------

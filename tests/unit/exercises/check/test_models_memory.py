@@ -8,7 +8,13 @@ import json
 import pandas as pd
 import pytest
 
-from tests.lesson_answers import reference, request_output, says, source
+from tests.lesson_answers import (
+    fractions_table,
+    reference,
+    request_output,
+    says,
+    source,
+)
 from vlesson.exercises.check import models_memory as checks
 from vlesson.facts import EngineFacts
 
@@ -165,10 +171,59 @@ def test_kv_cache_wrong_answers_get_their_hint(name, tmp_path):
 
 
 def test_kv_cache_reference_matches_the_engines_figure(tmp_path):
-    fn = reference(NB, "2.6")["kv_cache_tokens"]
+    fn = reference(NB, "2.6", **FRACTIONS_RUN)["kv_cache_tokens"]
     says(checks.kv_cache_tokens(fn, FakeLLM(tmp_path)), "right", "engine's own")
     stub = source(KV_HEAD + "    raise NotImplementedError\n")["kv_cache_tokens"]
     says(checks.kv_cache_tokens(stub, FakeLLM(tmp_path)), "not attempted")
+
+
+# -- 2.6: reading compare_fractions' table -------------------------------------------
+
+FRACTIONS = fractions_table()
+FRACTIONS_RUN = {"fractions": FRACTIONS, "asked": (0.25, 0.35)}
+"""What the notebook's cells before the answer made."""
+READ = {
+    "more_requests": 0.35,
+    "max_concurrency": 6.56,
+    "single_request_faster": False,
+    "refused_first": 0.35,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "hint"),
+    [
+        ({"more_requests": 0.25}, "with 0.25 your table says max_concurrency 3.75"),
+        ({"more_requests": 0.9}, "name one of the fractions of your table"),
+        ({"max_concurrency": 53760}, "53,760 is the KV cache in tokens"),
+        ({"max_concurrency": 3.75}, "read the row of 0.35"),
+        ({"max_concurrency": "6.56"}, "read the row of 0.35"),
+        ({"single_request_faster": True}, "they do not make one faster"),
+        ({"refused_first": 0.25}, "which asks for more"),
+        ({"more": 0.35}, "keys more_requests, max_concurrency"),
+    ],
+    ids=[
+        "fewer",
+        "not asked",
+        "tokens",
+        "other row",
+        "a string",
+        "faster",
+        "safe",
+        "keys",
+    ],
+)
+def test_memory_fractions_wrong(change, hint):
+    answers = {**READ, **change} if "more" not in change else change
+    says(checks.memory_fractions(answers, FRACTIONS), "wrong", hint)
+
+
+def test_memory_fractions_reference_stub_and_class_server():
+    answers = reference(NB, "2.6", **FRACTIONS_RUN)["memory_answers"]
+    says(checks.memory_fractions(answers, FRACTIONS), "right", "not a faster request")
+    says(checks.memory_fractions(READ, FRACTIONS), "right")
+    says(checks.memory_fractions(..., FRACTIONS), "not attempted")
+    says(checks.memory_fractions(READ, None), "not attempted", "needs a local engine")
 
 
 # -- 2.1 ---------------------------------------------------------------------------------
