@@ -21,6 +21,7 @@ __all__ = [
     "memory_fractions",
     "model_predictions",
     "quantization_of",
+    "quantization_table",
 ]
 
 # -- 2.5 a focused configuration of exactly 150 tokens -------------------------------
@@ -305,7 +306,10 @@ QUANT_CASES: tuple[tuple[str, dict[str, Any] | None, str | None], ...] = (
     ("full precision", None, None),
     ("gptq", {"quant_method": "gptq", "bits": 4, "group_size": 64}, "gptq"),
     ("awq", {"quant_method": "awq", "bits": 4, "zero_point": True}, "awq"),
+    ("older gptq", {"quant_method": "gptq", "bits": 4, "group_size": 128}, "gptq"),
 )
+"""(name, quantization config, method); "older" keeps it in quantize_config.json."""
+OLDER = "quantize_config.json"
 
 
 @checkpoint("2.12")
@@ -319,7 +323,9 @@ def quantization_of(fn: Callable[[Path], Any]) -> str:
                 "architectures": ["LlamaForCausalLM"],
                 "torch_dtype": "bfloat16",
             }
-            if quant is not None:
+            if name.startswith("older"):  # AutoGPTQ's file beside config.json
+                (folder / OLDER).write_text(json.dumps(quant), encoding="utf-8")
+            elif quant is not None:
                 config["quantization_config"] = quant
             (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
             got = fn(folder)
@@ -332,6 +338,9 @@ def quantization_of(fn: Callable[[Path], Any]) -> str:
                 + (
                     ": a checkpoint without a quantization config is full precision"
                     if want is None
+                    else f": its config.json has none; older checkpoints keep it in "
+                    f"{OLDER} beside it"
+                    if name.startswith("older")
                     else ": look in the folder's config.json, where vLLM looks"
                 )
             )
@@ -339,3 +348,67 @@ def quantization_of(fn: Callable[[Path], Any]) -> str:
         "vLLM takes the method from the checkpoint's own config: --quantization awq "
         "on a full-precision model has nothing to read"
     )
+
+
+QUANT_KEYS = ("smallest", "fastest", "best_quantized_quality")
+
+
+@checkpoint("2.12")
+def quantization_table(answers: Mapping[str, Any], table: Any) -> str:
+    """Check what the learner read off ``compare_quantization``'s table (None on a
+    class server, which cannot start engines)."""
+    if table is None:
+        raise NotAttempted(local_only("Comparing quantized checkpoints"))
+    assert isinstance(answers, Mapping) and set(QUANT_KEYS) <= set(answers), (
+        f"answers is a dict with the keys {', '.join(QUANT_KEYS)}"
+    )
+    rows = table.set_index("variant")
+    names = list(rows.index)
+    for key in QUANT_KEYS:
+        none = key == "best_quantized_quality" and answers[key] is None
+        assert answers[key] in names or none, (
+            f"answers[{key!r}] is {answers[key]!r}: name a variant of your table, {names}"
+        )
+    size = rows["checkpoint_mib"]
+    said, full = answers["smallest"], names[0]
+    assert said == full or size[said] != size[full], (
+        f"{said} has the same checkpoint_mib as {full}: it reads the full-precision "
+        "files and converts them while loading (online)"
+    )
+    _same(answers["smallest"], size.idxmin(), size, "checkpoint_mib", "smaller")
+    ran = rows[rows["gen_tok_s"].notna()]
+    not_run = {n: rows.loc[n, "example"] for n in names if n not in ran.index}
+    for key in ("fastest", "best_quantized_quality"):
+        assert answers[key] not in not_run, (
+            f"{answers[key]} did not run here: {not_run.get(answers[key])}"
+        )
+    speed = ran["gen_tok_s"]
+    _same(answers["fastest"], speed.idxmax(), speed, "gen_tok_s", "faster")
+    quantized = ran[ran["quantization"] != "none"]["perplexity"]
+    best = quantized.idxmin() if len(quantized) else None
+    said = answers["best_quantized_quality"]
+    assert said != full, (
+        f"{full} is the reference the others are measured against: which "
+        "*quantized* variant comes closest to it?"
+    )
+    assert said == best, (
+        "no quantized variant ran here: answer None"
+        if best is None
+        else f"lower perplexity is better: {_pair(said, best, quantized)}"
+    )
+    return (
+        f"{size.idxmin()} is smallest, {speed.idxmax()} fastest here, {best} the best "
+        "quantized quality: each method trades quality for memory, and speed depends "
+        "on the hardware's kernels, so measure on the machine that will serve"
+    )
+
+
+def _same(said: Any, want: str, column: Any, name: str, better: str) -> None:
+    assert said == want, (
+        f"your table's {name}: {_pair(said, want, column)} - which is {better}?"
+    )
+
+
+def _pair(said: Any, want: str, column: Any) -> str:
+    mine = f"{said} has {column[said]}, " if said in column.index else ""
+    return f"{mine}{want} has {column[want]}"

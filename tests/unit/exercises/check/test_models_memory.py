@@ -327,6 +327,73 @@ def test_quantization_wrong_answers_get_their_hint(name):
 
 
 def test_quantization_reference_and_stub():
-    says(checks.quantization_of(reference(NB, "2.12")["quantization_of"]), "right")
+    fn = reference(NB, "2.12", quant=QUANT)["quantization_of"]
+    says(checks.quantization_of(fn), "right")
     stub = source("def quantization_of(d):\n    raise NotImplementedError\n")
     says(checks.quantization_of(stub["quantization_of"]), "not attempted")
+
+
+def test_quantization_of_reads_an_older_checkpoints_quantize_config():
+    only_config = (
+        "import json\ndef quantization_of(d):\n"
+        "    q = json.load(open(f'{d}/config.json')).get('quantization_config')\n"
+        "    return q['quant_method'] if q else None\n"
+    )
+    verdict = checks.quantization_of(source(only_config)["quantization_of"])
+    says(verdict, "wrong", "older checkpoints keep it in quantize_config.json")
+
+
+# -- 2.12: reading compare_quantization's table ---------------------------------------
+
+NAN = float("nan")
+QUANT = pd.DataFrame(
+    {
+        "variant": ["full precision", "fp8_per_channel", "gptq int4 (RTN, g64)"],
+        "quantization": ["none", "fp8_per_channel", "gptq"],
+        "perplexity": [9.1, 9.4, 12.0],
+        "gen_tok_s": [410.0, 150.0, 430.0],
+        "checkpoint_mib": [258.0, 258.0, 112.0],
+        "example": ["Paris.", "Paris.", "Paris, the"],
+    }
+)
+QUANT_READ = {
+    "smallest": "gptq int4 (RTN, g64)",
+    "fastest": "gptq int4 (RTN, g64)",
+    "best_quantized_quality": "fp8_per_channel",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "hint"),
+    [
+        ({"smallest": "fp8_per_channel"}, "converts them while loading (online)"),
+        ({"smallest": "full precision"}, "full precision has 258.0, gptq int4"),
+        ({"fastest": "full precision"}, "gen_tok_s: full precision has 410.0"),
+        ({"best_quantized_quality": "full precision"}, "the reference the others"),
+        ({"best_quantized_quality": "gptq int4 (RTN, g64)"}, "lower perplexity"),
+        ({"fastest": "gptq"}, "name a variant of your table"),
+    ],
+    ids=["online", "full", "slower", "the reference", "worse", "not a variant"],
+)
+def test_quantization_table_wrong(change, hint):
+    says(checks.quantization_table({**QUANT_READ, **change}, QUANT), "wrong", hint)
+
+
+def test_quantization_table_with_a_variant_that_did_not_run():
+    no_kernel = QUANT.copy()
+    no_kernel.loc[2, ["perplexity", "gen_tok_s"]] = NAN
+    no_kernel.loc[2, "example"] = "not run: no 4-bit kernel on this CPU"
+    verdict = checks.quantization_table(QUANT_READ, no_kernel)
+    says(verdict, "wrong", "did not run here: not run: no 4-bit kernel")
+    fastest = {**QUANT_READ, "fastest": "full precision"}
+    says(checks.quantization_table(fastest, no_kernel), "right")
+    ns = reference(NB, "2.12", quant=no_kernel)
+    says(checks.quantization_table(ns["quant_answers"], no_kernel), "right")
+
+
+def test_quantization_table_reference_stub_and_class_server():
+    ns = reference(NB, "2.12", quant=QUANT)
+    assert ns["quant_answers"] == QUANT_READ
+    says(checks.quantization_table(ns["quant_answers"], QUANT), "right", "fastest")
+    says(checks.quantization_table(..., QUANT), "not attempted")
+    says(checks.quantization_table(QUANT_READ, None), "not attempted", "local engine")
