@@ -20,6 +20,7 @@ __all__ = [
     "kv_cache_tokens",
     "memory_fractions",
     "model_predictions",
+    "model_quality",
     "quantization_of",
     "quantization_table",
 ]
@@ -298,6 +299,36 @@ def model_predictions(predictions: Mapping[str, str], table: Any) -> str:
     assert predictions["loads_slower"] == slower, why_slower
     assert predictions["generates_faster"] == faster, why_faster
     return right
+
+
+@checkpoint("2.1")
+def model_quality(better: Any, table: Any) -> str:
+    """Check the model the learner names as better by bits per byte, from
+    ``vl.compare.compare_models()``'s table (None on a class server)."""
+    if table is None:
+        raise NotAttempted(local_only("Comparing two models (exercise 2.1)"))
+    per_model = table.groupby("model", sort=False)[["bits_per_byte", "perplexity"]]
+    means = per_model.mean()
+    names = list(means.index)
+    assert better in names, f"better_model is {better!r}: name one of {names}"
+    bpb = means["bits_per_byte"]
+    best = bpb.idxmin()
+    if better != best and better == means["perplexity"].idxmin():
+        raise AssertionError(
+            f"{better} has the lower perplexity, but perplexity is per token of each "
+            "model's own vocabulary (49k against 262k tokens): a larger vocabulary "
+            "has more tokens to choose from at every step. Compare bits_per_byte, "
+            "measured on the same bytes of text"
+        )
+    assert better == best, (
+        f"bits_per_byte: {better} {bpb[better]:.3f}, {best} {bpb[best]:.3f} - fewer "
+        "bits per byte means the model predicts the text better"
+    )
+    return (
+        f"{best} needs {bpb[best]:.3f} bits per byte of the same text, "
+        f"{bpb.max():.3f} for the other: it predicts ordinary text better. Whether "
+        "its answers are better for a task is another question: read them"
+    )
 
 
 # -- 2.12 where vLLM finds the quantization -------------------------------------------

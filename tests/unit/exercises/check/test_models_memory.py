@@ -233,8 +233,11 @@ TABLE = pd.DataFrame(
         "model": ["smollm2-135m-instruct"] * 2 + ["gemma-3-270m"] * 2,
         "load_s": [9.0, 9.0, 14.0, 14.0],
         "gen_tok_s": [300.0, 300.0, 120.0, 120.0],
+        "perplexity": [2.1, 2.3, 3.4, 3.6],
+        "bits_per_byte": [1.2, 1.2, 0.9, 0.9],
     }
 )
+"""Gemma predicts text better (bits per byte), SmolLM2 has the lower perplexity."""
 
 
 @pytest.mark.parametrize(
@@ -263,7 +266,7 @@ def test_model_predictions_wrong(predictions, hint):
 
 
 def test_model_predictions_reference():
-    predictions = reference(NB, "2.1")["predictions"]
+    predictions = reference(NB, "2.1", models=TABLE)["predictions"]
     says(checks.model_predictions(predictions, TABLE), "right")
     says(checks.model_predictions(..., TABLE), "not attempted")
 
@@ -271,7 +274,7 @@ def test_model_predictions_reference():
 def test_model_predictions_on_a_class_server_are_judged_by_size():
     """On a class server nothing is compared (the table is None): the two offline
     models' sizes decide, and the verdict says it was not measured."""
-    predictions = reference(NB, "2.1")["predictions"]
+    predictions = reference(NB, "2.1", models=TABLE)["predictions"]
     says(checks.model_predictions(predictions, None), "right", "Judged by size")
     swapped = {
         "loads_slower": predictions["generates_faster"],
@@ -282,6 +285,37 @@ def test_model_predictions_on_a_class_server_are_judged_by_size():
     says(checks.model_predictions(faster, None), "wrong", "which model has fewer")
     named = {**predictions, "loads_slower": "facebook/opt-125m"}
     says(checks.model_predictions(named, None), "wrong", "name one of")
+
+
+@pytest.mark.parametrize(
+    ("better", "hint"),
+    [
+        ("smollm2-135m-instruct", "perplexity is per token of each model's own"),
+        ("opt-125m", "name one of"),
+    ],
+    ids=["by perplexity", "not compared"],
+)
+def test_model_quality_wrong(better, hint):
+    says(checks.model_quality(better, TABLE), "wrong", hint)
+
+
+def test_model_quality_names_the_bits_when_perplexity_agrees():
+    same = TABLE.assign(
+        perplexity=[2.0, 2.0, 3.0, 3.0], bits_per_byte=[0.8] * 2 + [1.1] * 2
+    )
+    verdict = checks.model_quality("gemma-3-270m", same)
+    says(
+        verdict,
+        "wrong",
+        "bits_per_byte: gemma-3-270m 1.100, smollm2-135m-instruct 0.800",
+    )
+
+
+def test_model_quality_reference_stub_and_class_server():
+    better = reference(NB, "2.1", models=TABLE)["better_model"]
+    says(checks.model_quality(better, TABLE), "right", "0.900 bits per byte")
+    says(checks.model_quality(..., TABLE), "not attempted")
+    says(checks.model_quality(better, None), "not attempted", "local engine")
 
 
 # -- 2.12 --------------------------------------------------------------------------------
