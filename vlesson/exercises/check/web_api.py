@@ -10,7 +10,7 @@ from typing import Any
 from vlesson.exercises.grading import checkpoint, learner_error
 from vlesson.exercises.recording import Recorder
 
-__all__ = ["request_handler", "retrying_client"]
+__all__ = ["generate_route", "request_handler", "retrying_client"]
 
 GOOD = (
     {"prompt": "The capital of France is", "temperature": 0, "max_tokens": 8},
@@ -123,6 +123,54 @@ def _check_params(body: dict[str, Any], params: Any, defaults: Any) -> None:
                 f"{getattr(defaults, name)!r}: values the request leaves out keep the "
                 "model's defaults (llm.get_default_sampling_params())"
             )
+
+
+ROUTE_GOOD = {"prompt": "The capital of France is", "temperature": 0, "max_tokens": 4}
+ROUTE_BAD = {"prompt": "Hello", "temperature": 3}
+
+
+@checkpoint("2.13")
+def generate_route(make_app: Callable[[Any], Any], llm: Any) -> str:
+    """Check ``make_app(llm)``: a FastAPI app whose ``POST /generate`` answers on the
+    engine it is given, through FastAPI's TestClient (no server, no second engine)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    rec = Recorder(llm)
+    app = make_app(rec)
+    assert isinstance(app, FastAPI), (
+        f"make_app returned {type(app).__name__}: return the FastAPI() app"
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        good = client.post("/generate", json=ROUTE_GOOD)
+        assert good.status_code != 404, (
+            "POST /generate answered 404: declare the route with @app.post('/generate')"
+        )
+        assert good.status_code == 200, (
+            f"a good request got {good.status_code}: {good.text[:200]}"
+        )
+        assert len(rec.calls) == 1, (
+            f"{len(rec.calls)} calls reached the engine given to make_app: the route "
+            "must use that one engine, built once outside the route"
+        )
+        outputs = good.json().get("outputs") if good.text.startswith("{") else None
+        text = rec.calls[0].outputs[0].outputs[0].text
+        assert outputs and outputs[0].get("text") == text, (
+            f"the answer is {good.text[:200]}: send the handler's JSON, with its "
+            "'outputs'"
+        )
+        bad = client.post("/generate", json=ROUTE_BAD)
+    assert len(rec.calls) == 1, (
+        f"{ROUTE_BAD} reached the engine: check the request first"
+    )
+    assert bad.status_code == 422, (
+        f"{ROUTE_BAD} got HTTP {bad.status_code}: the client reads the status line "
+        "first - send the handler's status (JSONResponse(..., status_code=...))"
+    )
+    return (
+        "your route serves the one engine, answers 200 with the outputs and 422 with "
+        "the field before any work: the shape of vlesson serve's /generate"
+    )
 
 
 RETRY_STATUSES = (500, 502, 503, 504)

@@ -248,3 +248,72 @@ def test_the_flaky_server_fails_as_told_then_answers():
             client.post("/generate", json={})
         assert client.post("/generate", json={}).json()["outputs"][0]["text"]
     assert len(server.waits()) == 2
+
+
+ROUTE = """
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+def make_app(llm):
+    app = FastAPI()
+
+    @app.post("/generate")
+    def generate(body: dict):
+        status, answer = handle_generate(llm, body)
+        return JSONResponse(answer, status_code=status)
+
+    return app
+"""
+
+
+def route(code: str = ROUTE, **changes: tuple[str, str]):
+    """A route over the reference handler, with each old -> new text changed."""
+    code = textwrap.dedent(code)
+    for old, new in changes.values():
+        assert old in code, old
+        code = code.replace(old, new)
+    return learner(RIGHT_SOURCE + code)["make_app"]
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (
+            route(
+                a=(
+                    "        return JSONResponse(answer, status_code=status)",
+                    "        return answer",
+                )
+            ),
+            "got HTTP 200",
+        ),
+        (route(a=('@app.post("/generate")', '@app.post("/gen")')), "answered 404"),
+        (
+            route(
+                a=("handle_generate(llm, body)", "handle_generate(OTHER, body)"),
+                b=("def make_app(llm):", "OTHER = None\ndef make_app(llm):"),
+            ),
+            "a good request got 500",
+        ),
+        (route(a=("    return app", "    return None")), "return the FastAPI() app"),
+    ],
+    ids=["status dropped", "another path", "another engine", "no app"],
+)
+def test_wrong_routes_get_their_hint(fn, hint):
+    says(checks.generate_route(fn, FakeLLM()), "wrong", hint)
+
+
+def test_a_route_on_its_own_engine_is_told_to_use_the_given_one():
+    own = route(
+        a=("handle_generate(llm, body)", "handle_generate(ENGINE, body)"),
+        b=("def make_app(llm):", "ENGINE = None\ndef make_app(llm):"),
+    )
+    own.__globals__["ENGINE"] = FakeLLM()  # an engine the route builds for itself
+    says(checks.generate_route(own, FakeLLM()), "wrong", "0 calls reached the engine")
+
+
+def test_route_reference_and_stub():
+    make_app = reference("05", "2.13")["make_app"]
+    says(checks.generate_route(make_app, FakeLLM()), "right", "one engine")
+    stub = learner("def make_app(llm):\n    raise NotImplementedError\n")["make_app"]
+    says(checks.generate_route(stub, FakeLLM()), "not attempted")
