@@ -22,12 +22,14 @@ def run_cell(source: str, namespace: dict[str, Any], number: int = 1) -> dict[st
     return namespace
 
 
-def reference(notebook: str, exercise: str) -> dict[str, Any]:
-    """Run the source cells holding an exercise's solution regions; return the names."""
+def reference(notebook: str, exercise: str, **given: Any) -> dict[str, Any]:
+    """Run the source cells holding an exercise's solution regions; return the names.
+    ``given`` are names that earlier cells of the notebook would have made (a table
+    the answer reads)."""
     import vlesson as vl
 
     nb = json.loads(next(NOTEBOOKS.glob(f"{notebook}*.ipynb")).read_text())
-    namespace: dict[str, Any] = {"vl": vl}
+    namespace: dict[str, Any] = {"vl": vl, **given}
     # what earlier cells of the notebook imported
     run_cell(
         "import json\nimport warnings\n\nfrom vllm import SamplingParams", namespace, 0
@@ -105,3 +107,53 @@ class FakeEngine:
     def complete(self, prompt: str, params: Any, index: int) -> Any:
         """Return the ``RequestOutput`` of one request (the index-th of the call)."""
         raise NotImplementedError
+
+
+def sweep_table() -> Any:
+    """A made-up sweep table (two prompts): low temperatures confident but loopy, 1.1
+    diverse noise, 0.7 the sweet spot."""
+    import pandas as pd
+
+    rows = []
+    for t in (0.3, 0.7, 1.1):
+        for p in (0.8, 0.95):
+            for prompt in ("a", "b"):
+                rows.append(
+                    {
+                        "temperature": t,
+                        "top_p": p,
+                        "prompt": prompt,
+                        "seed": 0,
+                        "text": "x",
+                        "num_tokens": 8,
+                        "finish_reason": "length",
+                        "mean_logprob": {0.3: -0.5, 0.7: -1.5, 1.1: -4.0}[t]
+                        - (p - 0.8),
+                        "chars": 10,
+                        "words": 5,
+                        "distinct_1": 0.9,
+                        "distinct_2": {0.3: 0.5, 0.7: 0.8, 1.1: 1.0}[t]
+                        + (p - 0.8) / 10,
+                        "repetition": {0.3: 0.4, 0.7: 0.1, 1.1: 0.0}[t],
+                        "non_word_share": 0.0,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def fractions_table() -> Any:
+    """A made-up ``vl.memory.compare_fractions`` table of a CPU (0.25 and 0.35)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "gpu_memory_utilization": [0.25, 0.35],
+            "kv_cache_memory_bytes": [None, None],
+            "num_blocks": [240, 420],
+            "block_size": [128, 128],
+            "kv_cache_tokens": [30720, 53760],
+            "max_model_len": [8192, 8192],
+            "max_concurrency": [3.75, 6.56],
+            "rss_mib": [2100.0, 2100.0],
+        }
+    )

@@ -9,8 +9,9 @@ import textwrap
 
 import pytest
 
-from tests.lesson_answers import learner, reference
+from tests.lesson_answers import fractions_table, learner, reference, sweep_table
 from vlesson.exercises import check
+from vlesson.workflows import sweep
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
@@ -20,7 +21,9 @@ def wrong(code: str, name: str):
 
 
 def test_batch_sweep_and_log_references_pass_and_a_loop_fails(llm):
-    ns = reference("04", "2.9") | reference("04", "2.10") | reference("04", "2.11")
+    means = sweep.summary(sweep_table())  # 2.10's pick reads a sweep's table
+    ns = reference("04", "2.9") | reference("04", "2.10", means=means)
+    ns |= reference("04", "2.11")
     assert check.batch_files(ns["batch_generate"], llm).passed
     assert check.sweep(ns["sweep"], llm).passed
     assert check.run_log(ns["log_outputs"], llm).passed
@@ -55,7 +58,8 @@ def test_focused_params_needs_min_tokens_on_the_real_model(llm):
 
 
 def test_kv_cache_sum_matches_the_engines_figure(llm):
-    assert check.kv_cache_tokens(reference("03", "2.6")["kv_cache_tokens"], llm).passed
+    ns = reference("03", "2.6", fractions=fractions_table(), asked=(0.25, 0.35))
+    assert check.kv_cache_tokens(ns["kv_cache_tokens"], llm).passed
     query_heads = wrong(
         """
         def kv_cache_tokens(config, dtype_bytes, cache_bytes, block_size):

@@ -14,6 +14,7 @@ from vlesson.engine import engine_info, get_llm
 from vlesson.generate import LESSON_PROMPTS, generate
 from vlesson.models import check_available
 from vlesson.workflows.memory import MemoryMonitor
+from vlesson.workflows.quantization import passage_bits_per_byte
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,9 @@ def compare_models(
     """Load each model in turn (releasing the one before) and run the same prompts.
 
     Returns one row per model and prompt: load time, generated tokens/s of the whole
-    batch, peak RAM while generating, the output and its perplexity under its model.
+    batch, peak RAM while generating, the model's bits per byte of a fixed passage
+    (comparable across vocabularies), the output and its perplexity under its model
+    (per token of that model's own vocabulary: not comparable across models).
     """
     import pandas as pd
 
@@ -46,6 +49,7 @@ def compare_models(
         with MemoryMonitor() as monitor:
             gens = generate(llm, prompts, params, use_tqdm=False)
         tok_s = sum(g.num_tokens for g in gens) / gens[0].seconds
+        bits_per_byte = round(passage_bits_per_byte(llm), 3)
         for gen in gens:
             rows.append(
                 {
@@ -54,6 +58,7 @@ def compare_models(
                     "load_s": info["load_seconds"],
                     "gen_tok_s": round(tok_s, 1),
                     "peak_rss_mib": monitor.peak_rss_mib,
+                    "bits_per_byte": bits_per_byte,
                     "prompt": gen.prompt,
                     "text": gen.text.strip(),
                     "num_tokens": gen.num_tokens,

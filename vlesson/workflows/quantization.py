@@ -308,6 +308,22 @@ def passage_perplexity(llm: LLM, passage: str = PASSAGE) -> float:
     """Return the model's perplexity on a fixed passage (lower is better)."""
     import math
 
+    chosen, _ = _passage_logprobs(llm, passage)
+    return math.exp(-sum(chosen) / len(chosen))
+
+
+def passage_bits_per_byte(llm: LLM, passage: str = PASSAGE) -> float:
+    """Return the bits the model needs per UTF-8 byte of a fixed passage (lower is
+    better): unlike perplexity, comparable across tokenizers and vocabularies."""
+    import math
+
+    chosen, scored_bytes = _passage_logprobs(llm, passage)
+    return -sum(chosen) / math.log(2) / scored_bytes
+
+
+def _passage_logprobs(llm: LLM, passage: str) -> tuple[list[float], int]:
+    """The log-probability of each prompt token of the passage the model scored (all
+    but the first), and the UTF-8 bytes those tokens cover."""
     params = make_sampling_params(llm, max_tokens=1, temperature=0.0)
     params.prompt_logprobs = 0
     output = llm.generate([passage], params, use_tqdm=False)[0]
@@ -316,7 +332,10 @@ def passage_perplexity(llm: LLM, passage: str = PASSAGE) -> float:
         for token, step in zip(output.prompt_token_ids, output.prompt_logprobs)
         if step is not None
     ]
-    return math.exp(-sum(chosen) / len(chosen))
+    tokenizer = llm.get_tokenizer()
+    first = output.prompt_token_ids[0]  # no logprob: a BOS token, or the first word
+    unscored = "" if first in tokenizer.all_special_ids else tokenizer.decode([first])
+    return chosen, len(passage.encode()) - len(unscored.encode())
 
 
 def agreement(

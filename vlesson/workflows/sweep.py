@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +143,8 @@ class Recommendation:
     """The metric that decided."""
     value: float
     reason: str
+    coherent: dict[str, float] = field(default_factory=dict)
+    """The bounds of a coherent row: ``min_mean_logprob`` and ``max_repetition``."""
 
     def __str__(self) -> str:
         return self.reason
@@ -160,9 +162,10 @@ def recommend(
         raise ValueError(f"unknown goal {goal!r} - choose one of {', '.join(GOALS)}")
     means = summary(table)
     names = grid_names(table)
+    bounds = {"min_mean_logprob": min_mean_logprob, "max_repetition": max_repetition}
     if goal == "coherent":
         best = means.sort_values("mean_logprob", ascending=False).iloc[0]
-        return _recommendation(best, names, goal, "mean_logprob", "highest")
+        return _recommendation(best, names, goal, "mean_logprob", "highest", bounds)
     coherent = means[
         (means["mean_logprob"] >= min_mean_logprob)
         & (means["repetition"] <= max_repetition)
@@ -176,6 +179,7 @@ def recommend(
             "mean_logprob",
             f"no combination is coherent (mean_logprob >= {min_mean_logprob}, "
             f"repetition <= {max_repetition}); the most coherent has the highest",
+            bounds,
         )
     # Ties on distinct_2 (short outputs often all score 1.0): the bolder one wins.
     best = coherent.sort_values(
@@ -188,12 +192,18 @@ def recommend(
     )
     tie = f"; {ties} share it, so the lowest mean_logprob (the boldest) broke the tie"
     return _recommendation(
-        best, names, goal, "distinct_2", why, tie if ties > 1 else ""
+        best, names, goal, "distinct_2", why, bounds, tie if ties > 1 else ""
     )
 
 
 def _recommendation(
-    best: Any, names: list[str], goal: str, metric: str, why: str, tie: str = ""
+    best: Any,
+    names: list[str],
+    goal: str,
+    metric: str,
+    why: str,
+    bounds: dict[str, float],
+    tie: str = "",
 ) -> Recommendation:
     params = {n: _plain(best[n]) for n in names}
     value = float(best[metric])
@@ -201,7 +211,7 @@ def _recommendation(
     reason = (
         f"{goal}: {settings} - {why} {metric} ({value:.3f}){tie}; decided by {metric}"
     )
-    return Recommendation(params, goal, metric, value, reason)
+    return Recommendation(params, goal, metric, value, reason, bounds)
 
 
 def _plain(value: Any) -> Any:

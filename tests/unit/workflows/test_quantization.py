@@ -77,8 +77,14 @@ def probe_script(monkeypatch, tmp_path):
     ("child", "why"),
     [
         ("print('PROBE_SECONDS 0.3')", ""),
-        ("print('PROBE_SECONDS 31.0')", "its kernel took 31 s for 4 tokens on this CPU"),
-        ("raise SystemExit('no CPU kernel')", "it fails on this CPU (.*): no CPU kernel"),
+        (
+            "print('PROBE_SECONDS 31.0')",
+            "its kernel took 31 s for 4 tokens on this CPU",
+        ),
+        (
+            "raise SystemExit('no CPU kernel')",
+            "it fails on this CPU (.*): no CPU kernel",
+        ),
         ("import time; time.sleep(30)", "gave no 4 tokens within 2 s on this CPU"),
     ],
     ids=["fast", "slow", "fails", "hangs"],
@@ -101,3 +107,50 @@ def test_a_kernel_probe_is_kept_per_cpu_and_variant(probe_script):
     assert "must not run" in quantization.probe_kernel(None, {"quantization": "gptq"})
     probe_script("print('PROBE_SECONDS 0.2')")  # a failure is tried again next time
     assert quantization.probe_kernel(None, {"quantization": "gptq"}) == ""
+
+
+class _Scored:
+    """An engine that scores every prompt token after the first at 1/4 (2 bits), with
+    a tokenizer of one token per word; ``bos`` starts the prompt with a special token."""
+
+    def __init__(self, bos: bool):
+        self.bos = bos
+        self.words: dict[int, str] = {}
+
+    def get_tokenizer(self):
+        words = self.words
+
+        class Tokenizer:
+            all_special_ids = (0,)
+
+            def decode(self, ids):
+                return "".join(words[i] for i in ids)
+
+        return Tokenizer()
+
+    def generate(self, prompts, params, use_tqdm=True):
+        import math
+        from types import SimpleNamespace
+
+        from vllm.logprobs import Logprob
+
+        pieces = re.findall(r"\S+\s*", prompts[0])
+        self.words.update({i + 1: w for i, w in enumerate(pieces)})
+        ids = ([0] if self.bos else []) + [i + 1 for i in range(len(pieces))]
+        steps = [None] + [{t: Logprob(math.log(0.25), 1, None)} for t in ids[1:]]
+        return [SimpleNamespace(prompt_token_ids=ids, prompt_logprobs=steps)]
+
+
+@pytest.mark.parametrize("bos", [True, False], ids=["a BOS token", "no BOS token"])
+def test_bits_per_byte_counts_the_bytes_of_the_scored_tokens(bos, monkeypatch):
+    from vllm import SamplingParams
+
+    monkeypatch.setattr(
+        quantization, "make_sampling_params", lambda llm, **kw: SamplingParams(**kw)
+    )
+    passage = "ab cd éf"  # 9 bytes in UTF-8; "ab " is 3 of them
+    llm = _Scored(bos)
+    scored_tokens, scored_bytes = (3, 9) if bos else (2, 6)
+    got = quantization.passage_bits_per_byte(llm, passage)
+    assert got == pytest.approx(2 * scored_tokens / scored_bytes)
+    assert quantization.passage_perplexity(llm, passage) == pytest.approx(4.0)

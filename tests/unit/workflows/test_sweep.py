@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import pandas as pd
 import pytest
 
+from tests.lesson_answers import sweep_table as table
 from vlesson.sampling import ParamError
 from vlesson.workflows import sweep
 
@@ -37,35 +38,6 @@ def test_check_grid_rejects_a_bad_value_before_any_engine():
         sweep.check_grid({"temperature": [0.5], "top_p": [0.9, 1.5]})
     with pytest.raises(ParamError, match="no values"):
         sweep.check_grid({"temperature": []})
-
-
-def table():
-    """Low temperatures: confident but loopy; 1.1: diverse noise; 0.7: the sweet spot."""
-    rows = []
-    for t in (0.3, 0.7, 1.1):
-        for p in (0.8, 0.95):
-            for prompt in ("a", "b"):
-                rows.append(
-                    {
-                        "temperature": t,
-                        "top_p": p,
-                        "prompt": prompt,
-                        "seed": 0,
-                        "text": "x",
-                        "num_tokens": 8,
-                        "finish_reason": "length",
-                        "mean_logprob": {0.3: -0.5, 0.7: -1.5, 1.1: -4.0}[t]
-                        - (p - 0.8),
-                        "chars": 10,
-                        "words": 5,
-                        "distinct_1": 0.9,
-                        "distinct_2": {0.3: 0.5, 0.7: 0.8, 1.1: 1.0}[t]
-                        + (p - 0.8) / 10,
-                        "repetition": {0.3: 0.4, 0.7: 0.1, 1.1: 0.0}[t],
-                        "non_word_share": 0.0,
-                    }
-                )
-    return pd.DataFrame(rows)
 
 
 def test_recommend_names_the_goal_the_deciding_metric_and_the_winner():

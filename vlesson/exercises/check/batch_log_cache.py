@@ -22,7 +22,7 @@ from typing import Any
 from vlesson.exercises.grading import checkpoint
 from vlesson.exercises.recording import Recorder
 
-__all__ = ["batch_files", "cache_key", "result_cache", "run_log", "sweep"]
+__all__ = ["batch_files", "cache_key", "result_cache", "run_log", "sweep", "sweep_pick"]
 
 # -- 2.9 batch processing -------------------------------------------------------------
 
@@ -204,6 +204,61 @@ def _check_sweep_rows(rows: Any, by_setting: dict[tuple[float, float], str]) -> 
             "another setting: llm.generate returns outputs in the order of the params"
             " list - pair them in that order"
         )
+
+
+@checkpoint("2.10")
+def sweep_pick(pick: Any, means: Any, recommendation: Any) -> str:
+    """Check the learner's pick from their sweep's per-combination means (a DataFrame
+    with temperature, top_p, mean_logprob, distinct_2, repetition) against
+    ``vl.sweep.recommend``'s answer on the same table."""
+    assert isinstance(pick, Mapping) and {"temperature", "top_p"} <= set(pick), (
+        f"your pick is {pick!r}: write a dict with the keys temperature and top_p"
+    )
+    rows = _rows(means, pick)
+    assert len(rows) == 1, (
+        f"temperature={pick['temperature']}, top_p={pick['top_p']} is not one of the "
+        "combinations of your table: pick a row of it"
+    )
+    best = recommendation.params
+    if all(math.isclose(pick[k], best[k]) for k in ("temperature", "top_p")):
+        return (
+            f"{recommendation.reason}. A 'best' setting exists only for a stated goal: "
+            "the coherent goal picks another row of the same table"
+        )
+    row, won = rows.iloc[0], _rows(means, best).iloc[0]
+    low, loops = (
+        recommendation.coherent["min_mean_logprob"],
+        recommendation.coherent["max_repetition"],
+    )
+    what = f"temperature={pick['temperature']}, top_p={pick['top_p']}"
+    assert row["mean_logprob"] >= low, (
+        f"{what} has mean_logprob {row['mean_logprob']:.2f}, below {low}: the model "
+        "itself finds that text unlikely (noise); only coherent rows compete"
+    )
+    assert row["repetition"] <= loops, (
+        f"{what} has repetition {row['repetition']:.2f}, above {loops}: it loops; "
+        "only coherent rows compete"
+    )
+    assert row["distinct_2"] >= won["distinct_2"], (
+        f"{what} has distinct_2 {row['distinct_2']:.3f}, but a coherent row has "
+        f"{won['distinct_2']:.3f}: among the coherent rows the highest distinct_2 wins"
+    )
+    raise AssertionError(
+        f"{what} ties on distinct_2 ({row['distinct_2']:.3f}) with other coherent rows: "
+        "the tie goes to the boldest, the lowest mean_logprob (yours is "
+        f"{row['mean_logprob']:.2f}, another is {won['mean_logprob']:.2f})"
+    )
+
+
+def _rows(means: Any, params: Mapping[str, Any]) -> Any:
+    """The rows of means with these temperature and top_p."""
+    chosen = means
+    for name in ("temperature", "top_p"):
+        value = params[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        assert number, f"{name} is {value!r}: write the number from the table"
+        chosen = chosen[chosen[name].map(lambda v, x=value: math.isclose(v, x))]
+    return chosen
 
 
 # -- 2.11 logging ---------------------------------------------------------------------

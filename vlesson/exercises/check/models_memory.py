@@ -10,12 +10,20 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from vlesson.exercises.grading import checkpoint
+from vlesson.exercises.grading import NotAttempted, checkpoint
 from vlesson.facts import engine_facts
 from vlesson.models import OFFLINE_MODELS
 from vlesson.remote import local_only
 
-__all__ = ["focused_params", "kv_cache_tokens", "model_predictions", "quantization_of"]
+__all__ = [
+    "focused_params",
+    "kv_cache_tokens",
+    "memory_fractions",
+    "model_predictions",
+    "model_quality",
+    "quantization_of",
+    "quantization_table",
+]
 
 # -- 2.5 a focused configuration of exactly 150 tokens -------------------------------
 
@@ -176,6 +184,68 @@ def kv_cache_tokens(fn: Callable[..., Any], llm: Any) -> str:
     )
 
 
+FRACTION_KEYS = (
+    "more_requests",
+    "max_concurrency",
+    "single_request_faster",
+    "refused_first",
+)
+
+
+@checkpoint("2.6")
+def memory_fractions(answers: Mapping[str, Any], fractions: Any) -> str:
+    """Check what the learner read off ``vl.memory.compare_fractions``'s table (None on
+    a class server, which cannot start engines)."""
+    if fractions is None:
+        raise NotAttempted(local_only("Comparing memory fractions (exercise 2.6)"))
+    assert isinstance(answers, Mapping) and set(FRACTION_KEYS) <= set(answers), (
+        f"answers is a dict with the keys {', '.join(FRACTION_KEYS)}"
+    )
+    rows = fractions.set_index("gpu_memory_utilization")
+    asked = [float(f) for f in rows.index]
+    more, most = _fraction(answers["more_requests"], asked), max(asked)
+    assert more is not None, (
+        f"more_requests is {answers['more_requests']!r}: name one of the fractions of "
+        f"your table, {asked}"
+    )
+    concurrency = {f: float(rows.loc[f, "max_concurrency"]) for f in asked}
+    assert more == max(asked, key=concurrency.get), (
+        f"with {more} your table says max_concurrency {concurrency[more]}, with the "
+        f"other fraction {max(concurrency.values())}: which lets more requests in?"
+    )
+    said, want = answers["max_concurrency"], concurrency[more]
+    tokens = int(rows.loc[more, "kv_cache_tokens"])
+    assert said != tokens, (
+        f"{tokens:,} is the KV cache in tokens; max_concurrency divides it by "
+        f"max_model_len ({int(rows.loc[more, 'max_model_len']):,})"
+    )
+    number = isinstance(said, int | float) and not isinstance(said, bool)
+    assert number and abs(said - want) <= 0.01 * max(want, 1), (
+        f"max_concurrency is {said!r}: read the row of {more} in your table"
+    )
+    assert answers["single_request_faster"] is False, (
+        "a request gets one token per step whatever the cache size: more KV blocks let "
+        "more requests share a step (throughput), they do not make one faster"
+    )
+    assert _fraction(answers["refused_first"], asked) == most, (
+        "the fraction is of the device's total memory, and the engine must get it at "
+        "start-up: which asks for more, and so fails first (or starves the machine) "
+        "when other programs hold memory?"
+    )
+    return (
+        f"{most} gives more KV cache, so more requests at once (max_concurrency "
+        f"{want}), not a faster request; and the larger the fraction, the likelier the "
+        "engine refuses to start beside other programs: stability costs capacity"
+    )
+
+
+def _fraction(value: Any, asked: list[float]) -> float | None:
+    """The fraction of the table the learner named, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return next((f for f in asked if abs(f - value) < 1e-9), None)
+
+
 # -- 2.1 predict, then measure ---------------------------------------------------------
 
 PREDICTION_KEYS = ("loads_slower", "generates_faster")
@@ -231,13 +301,46 @@ def model_predictions(predictions: Mapping[str, str], table: Any) -> str:
     return right
 
 
+@checkpoint("2.1")
+def model_quality(better: Any, table: Any) -> str:
+    """Check the model the learner names as better by bits per byte, from
+    ``vl.compare.compare_models()``'s table (None on a class server)."""
+    if table is None:
+        raise NotAttempted(local_only("Comparing two models (exercise 2.1)"))
+    per_model = table.groupby("model", sort=False)[["bits_per_byte", "perplexity"]]
+    means = per_model.mean()
+    names = list(means.index)
+    assert better in names, f"better_model is {better!r}: name one of {names}"
+    bpb = means["bits_per_byte"]
+    best = bpb.idxmin()
+    if better != best and better == means["perplexity"].idxmin():
+        raise AssertionError(
+            f"{better} has the lower perplexity, but perplexity is per token of each "
+            "model's own vocabulary (49k against 262k tokens): a larger vocabulary "
+            "has more tokens to choose from at every step. Compare bits_per_byte, "
+            "measured on the same bytes of text"
+        )
+    assert better == best, (
+        f"bits_per_byte: {better} {bpb[better]:.3f}, {best} {bpb[best]:.3f} - fewer "
+        "bits per byte means the model predicts the text better"
+    )
+    return (
+        f"{best} needs {bpb[best]:.3f} bits per byte of the same text, "
+        f"{bpb.max():.3f} for the other: it predicts ordinary text better. Whether "
+        "its answers are better for a task is another question: read them"
+    )
+
+
 # -- 2.12 where vLLM finds the quantization -------------------------------------------
 
 QUANT_CASES: tuple[tuple[str, dict[str, Any] | None, str | None], ...] = (
     ("full precision", None, None),
     ("gptq", {"quant_method": "gptq", "bits": 4, "group_size": 64}, "gptq"),
     ("awq", {"quant_method": "awq", "bits": 4, "zero_point": True}, "awq"),
+    ("older gptq", {"quant_method": "gptq", "bits": 4, "group_size": 128}, "gptq"),
 )
+"""(name, quantization config, method); "older" keeps it in quantize_config.json."""
+OLDER = "quantize_config.json"
 
 
 @checkpoint("2.12")
@@ -251,7 +354,9 @@ def quantization_of(fn: Callable[[Path], Any]) -> str:
                 "architectures": ["LlamaForCausalLM"],
                 "torch_dtype": "bfloat16",
             }
-            if quant is not None:
+            if name.startswith("older"):  # AutoGPTQ's file beside config.json
+                (folder / OLDER).write_text(json.dumps(quant), encoding="utf-8")
+            elif quant is not None:
                 config["quantization_config"] = quant
             (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
             got = fn(folder)
@@ -264,6 +369,9 @@ def quantization_of(fn: Callable[[Path], Any]) -> str:
                 + (
                     ": a checkpoint without a quantization config is full precision"
                     if want is None
+                    else f": its config.json has none; older checkpoints keep it in "
+                    f"{OLDER} beside it"
+                    if name.startswith("older")
                     else ": look in the folder's config.json, where vLLM looks"
                 )
             )
@@ -271,3 +379,67 @@ def quantization_of(fn: Callable[[Path], Any]) -> str:
         "vLLM takes the method from the checkpoint's own config: --quantization awq "
         "on a full-precision model has nothing to read"
     )
+
+
+QUANT_KEYS = ("smallest", "fastest", "best_quantized_quality")
+
+
+@checkpoint("2.12")
+def quantization_table(answers: Mapping[str, Any], table: Any) -> str:
+    """Check what the learner read off ``compare_quantization``'s table (None on a
+    class server, which cannot start engines)."""
+    if table is None:
+        raise NotAttempted(local_only("Comparing quantized checkpoints"))
+    assert isinstance(answers, Mapping) and set(QUANT_KEYS) <= set(answers), (
+        f"answers is a dict with the keys {', '.join(QUANT_KEYS)}"
+    )
+    rows = table.set_index("variant")
+    names = list(rows.index)
+    for key in QUANT_KEYS:
+        none = key == "best_quantized_quality" and answers[key] is None
+        assert answers[key] in names or none, (
+            f"answers[{key!r}] is {answers[key]!r}: name a variant of your table, {names}"
+        )
+    size = rows["checkpoint_mib"]
+    said, full = answers["smallest"], names[0]
+    assert said == full or size[said] != size[full], (
+        f"{said} has the same checkpoint_mib as {full}: it reads the full-precision "
+        "files and converts them while loading (online)"
+    )
+    _same(answers["smallest"], size.idxmin(), size, "checkpoint_mib", "smaller")
+    ran = rows[rows["gen_tok_s"].notna()]
+    not_run = {n: rows.loc[n, "example"] for n in names if n not in ran.index}
+    for key in ("fastest", "best_quantized_quality"):
+        assert answers[key] not in not_run, (
+            f"{answers[key]} did not run here: {not_run.get(answers[key])}"
+        )
+    speed = ran["gen_tok_s"]
+    _same(answers["fastest"], speed.idxmax(), speed, "gen_tok_s", "faster")
+    quantized = ran[ran["quantization"] != "none"]["perplexity"]
+    best = quantized.idxmin() if len(quantized) else None
+    said = answers["best_quantized_quality"]
+    assert said != full, (
+        f"{full} is the reference the others are measured against: which "
+        "*quantized* variant comes closest to it?"
+    )
+    assert said == best, (
+        "no quantized variant ran here: answer None"
+        if best is None
+        else f"lower perplexity is better: {_pair(said, best, quantized)}"
+    )
+    return (
+        f"{size.idxmin()} is smallest, {speed.idxmax()} fastest here, {best} the best "
+        "quantized quality: each method trades quality for memory, and speed depends "
+        "on the hardware's kernels, so measure on the machine that will serve"
+    )
+
+
+def _same(said: Any, want: str, column: Any, name: str, better: str) -> None:
+    assert said == want, (
+        f"your table's {name}: {_pair(said, want, column)} - which is {better}?"
+    )
+
+
+def _pair(said: Any, want: str, column: Any) -> str:
+    mine = f"{said} has {column[said]}, " if said in column.index else ""
+    return f"{mine}{want} has {column[want]}"

@@ -15,8 +15,10 @@ from tests.lesson_answers import (
     request_output,
     says,
     source,
+    sweep_table,
 )
 from vlesson.exercises.check import batch_log_cache as checks
+from vlesson.workflows import sweep as vl_sweep
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
@@ -196,12 +198,62 @@ def test_sweep_wrong_answers_get_their_hint(name):
 
 
 def test_sweep_reference_and_a_dataframe_pass():
-    says(checks.sweep(reference(NB, "2.10")["sweep"], FakeLLM()), "right", "one call")
+    ns = reference(NB, "2.10", means=MEANS)
+    says(checks.sweep(ns["sweep"], FakeLLM()), "right", "one call")
     frame = SWEEP_RIGHT.replace(
         "return [", "import pandas as pd\n    return pd.DataFrame(["
     )
     frame = frame.replace("zip(grid, outputs)]", "zip(grid, outputs)])")
     says(checks.sweep(source(SWEEP_HEAD + frame)["sweep"], FakeLLM()), "right")
+
+
+# -- 2.10's pick: the best combination of the learner's own table -------------------
+
+TABLE = sweep_table()
+MEANS = vl_sweep.summary(TABLE)
+"""0.7 / 0.95 is the most diverse coherent row; 1.1 is noise, 0.3 loops."""
+
+
+def pick(means=MEANS, table=TABLE, **choice):
+    return checks.sweep_pick(choice, means, vl_sweep.recommend(table, "diverse"))
+
+
+@pytest.mark.parametrize(
+    ("choice", "hint"),
+    [
+        ({"temperature": 1.1, "top_p": 0.95}, "mean_logprob -4.15, below -2.5"),
+        ({"temperature": 0.3, "top_p": 0.8}, "repetition 0.40, above 0.2"),
+        ({"temperature": 0.7, "top_p": 0.8}, "the highest distinct_2 wins"),
+        ({"temperature": 0.6, "top_p": 0.95}, "not one of the combinations"),
+        ({"temperature": "0.7", "top_p": 0.95}, "write the number from the table"),
+    ],
+    ids=["noise", "a loop", "less diverse", "not swept", "a string"],
+)
+def test_sweep_pick_wrong_answers_get_their_hint(choice, hint):
+    says(pick(**choice), "wrong", hint)
+
+
+def test_sweep_pick_needs_a_dict():
+    verdict = checks.sweep_pick((0.7, 0.95), MEANS, vl_sweep.recommend(TABLE))
+    says(verdict, "wrong", "a dict with the keys temperature and top_p")
+
+
+def test_sweep_pick_explains_the_tie_break():
+    tied = TABLE.assign(distinct_2=1.0)
+    means = vl_sweep.summary(tied)
+    says(
+        pick(means, tied, temperature=0.7, top_p=0.8),
+        "wrong",
+        "the tie goes to the boldest",
+    )
+    says(pick(means, tied, temperature=0.7, top_p=0.95), "right", "broke the tie")
+
+
+def test_sweep_pick_reference_and_stub():
+    best = reference(NB, "2.10", means=MEANS)["best_diverse"]
+    says(pick(**best), "right", "decided by distinct_2")
+    stub = checks.sweep_pick(..., MEANS, vl_sweep.recommend(TABLE))
+    says(stub, "not attempted")
 
 
 # -- 2.11 --------------------------------------------------------------------------------
