@@ -1,4 +1,4 @@
-"""Benchmark the playground panel: streamed and cancellable, against today's panel.
+"""Benchmark the playground panel: streamed and cancellable.
 
 Run under the shared engine lock:
     flock /tmp/vlesson-engine.lock python bench/playground_bench.py
@@ -6,8 +6,8 @@ Run under the shared engine lock:
 Both panels run on the same warm engine, in an asyncio loop that stands in for the
 kernel's: a value change is made from the loop, as a slider message would be, and the
 panel's widget state is watched (widget messages are JSON-encoded, as a kernel does).
-Prints, for the streaming panel and for today's (the panel before issue 17, loaded from
-git into a temporary module):
+Prints (the panel before streaming, issue 17's baseline, is not in main's history: its
+figures are in that issue's note):
 1. the first token visible in the output widget after a value change (engine TTFT beside);
 2. a drag across 10 values in 1 s: generations run to completion, and the time from the
    last value to the final text against TTFT + generation time of that value + 100 ms;
@@ -18,14 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import comm
@@ -33,10 +29,6 @@ import comm
 import vlesson as vl
 from vlesson.playground import streaming
 
-ROOT = Path(__file__).resolve().parents[1]
-TODAY_PANEL = ("de4bfe0", "vlesson/lesson/widgets.py")
-"""Today's panel: the structure branch's widgets.py, before issue 17 changed it."""
-TODAY_SLIDERS = ("temperature", "top_p", "top_k", "max_tokens")
 PROMPT = "The future of AI is"
 
 
@@ -53,29 +45,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=48, help="the panel's")
     parser.add_argument("--repeats", type=int, default=5)
     return parser.parse_args()
-
-
-def load_today_panel() -> Any:
-    """Import today's widgets.py from git as a module of its own."""
-    ref, path = TODAY_PANEL
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{ref}:{path}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    folder = Path(tempfile.mkdtemp(prefix="vlesson-bench-"))
-    (folder / "today_widgets.py").write_text(source)
-    spec = importlib.util.spec_from_file_location(
-        "today_widgets", folder / "today_widgets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    # It read sampling.SLIDERS, which now also has min_p and the penalties: give it
-    # back its own four sliders.
-    module.SLIDERS = TODAY_SLIDERS
-    module.build_controls.__defaults__ = (TODAY_SLIDERS,)
-    return module
 
 
 def engine_ttft(llm: Any, max_tokens: int, seed: int) -> tuple[float, float]:
@@ -118,17 +87,15 @@ async def first_token(panel: Any, repeats: int) -> list[float]:
         )
         await asyncio.sleep(0)
         start = time.perf_counter()
-        slider.value = value  # today's panel blocks here for the whole generation
+        slider.value = value
         times.append(await observed - start)
         await settle(panel)
     return times
 
 
 async def settle(panel: Any) -> None:
-    """Let a streaming panel finish before the next measurement."""
-    wait = getattr(panel, "wait", None)
-    if wait is not None:
-        await wait()
+    """Let the panel finish before the next measurement."""
+    await panel.wait()
 
 
 async def drag(panel: Any, finished: Any) -> tuple[float, int, float]:
@@ -144,9 +111,7 @@ async def drag(panel: Any, finished: Any) -> tuple[float, int, float]:
     last_intended = start + 0.9
     end = await watch(panel.output, shows_final(f"temperature={values[-1]:.2f}"))
     await settle(panel)
-    stream = getattr(panel, "stream", None)  # today's panel has none: its one call
-    last = stream.seconds if stream is not None else panel.generation.seconds
-    return end - last_intended, finished() - before, last
+    return end - last_intended, finished() - before, panel.stream.seconds
 
 
 def own_cost(llm: Any, panel: Any, max_tokens: int) -> dict[str, float]:
@@ -179,84 +144,31 @@ def own_cost(llm: Any, panel: Any, max_tokens: int) -> dict[str, float]:
     }
 
 
-def today_own_cost(llm: Any, panel: Any, max_tokens: int) -> dict[str, float]:
-    """Today's panel: its refresh against the same vl.generate call alone."""
-    params = {"temperature": 0.66, "max_tokens": max_tokens, "seed": 42}
-    start = time.perf_counter()
-    panel.controls["temperature"].value = 0.66
-    refresh = time.perf_counter() - start
-    params["logprobs"] = 20
-    [gen] = vl.generate(llm, [PROMPT], params, use_tqdm=False)
-    tokens = gen.num_tokens
-    return {
-        "tokens": tokens,
-        "token ms": 1000 * gen.seconds / tokens,
-        "own ms": 1000 * (refresh - gen.seconds) / tokens,
-        "updates": 1,
-    }
-
-
 def main() -> None:
-    """Measure both panels on one engine and print the figures side by side."""
+    """Measure the panel on one warm engine and print the figures."""
     args = parse_args()
     comm.create_comm = JsonComm  # widgets encode their messages, as in a kernel
     llm = vl.get_llm()
-    today = load_today_panel()
-    new = vl.widgets.panel(llm, PROMPT, temperature=0.8, max_tokens=args.max_tokens)
-    old = today.panel(llm, PROMPT, temperature=0.8, max_tokens=args.max_tokens)
-    old_calls = {"n": 0}
-    old.output.observe(
-        lambda c: old_calls.__setitem__("n", old_calls["n"] + 1), "value"
-    )
+    panel = vl.widgets.panel(llm, PROMPT, temperature=0.8, max_tokens=args.max_tokens)
 
     ttft, whole = zip(*(engine_ttft(llm, args.max_tokens, i) for i in range(3)))
     print(
         f"engine: TTFT {1000 * statistics.median(ttft):.1f} ms, "
         f"{args.max_tokens} tokens in {statistics.median(whole):.2f} s (median of 3)"
     )
-
-    rows = {}
-    for name, panel in (("streaming", new), ("today", old)):
-        firsts = asyncio.run(first_token(panel, args.repeats))
-        rows[name] = {"first": statistics.median(firsts)}
+    first = statistics.median(asyncio.run(first_token(panel, args.repeats)))
     ended = streaming.streamer(llm).ended
-    rows["streaming"]["drag"] = asyncio.run(drag(new, lambda: ended["finished"]))
-    rows["today"]["drag"] = asyncio.run(drag(old, lambda: old_calls["n"]))
-    rows["streaming"]["cost"] = own_cost(llm, new, args.max_tokens)
-    rows["today"]["cost"] = today_own_cost(llm, old, args.max_tokens)
-    report(rows)
-
-
-def report(rows: dict) -> None:
-    """Print the figures of both panels side by side."""
-    print(f"\n{'':44} {'streaming':>12} {'today':>12}")
-    first = [f"{1000 * rows[n]['first']:.0f} ms" for n in ("streaming", "today")]
-    print(
-        f"{'first token in the widget after a change':44} {first[0]:>12} {first[1]:>12}"
-    )
-    settle = [f"{rows[n]['drag'][0]:.2f} s" for n in ("streaming", "today")]
-    runs = [str(rows[n]["drag"][1]) for n in ("streaming", "today")]
-    print(
-        f"{'drag, 10 values in 1 s: settled after last':44} {settle[0]:>12} {settle[1]:>12}"
-    )
-    budget = [f"{rows[n]['drag'][2] + 0.1:.2f} s" for n in ("streaming", "today")]
-    print(
-        f"{'  budget: TTFT + generation of it + 100 ms':44} {budget[0]:>12} {budget[1]:>12}"
-    )
-    print(f"{'  generations run to completion':44} {runs[0]:>12} {runs[1]:>12}")
+    settled, runs, last = asyncio.run(drag(panel, lambda: ended["finished"]))
+    cost = own_cost(llm, panel, args.max_tokens)
+    print(f"first token in the widget after a change: {1000 * first:.0f} ms "
+          f"(goal: within 100 ms)")
+    print(f"drag, 10 values in 1 s: settled {settled:.2f} s after the last value "
+          f"(budget: TTFT + its generation + 100 ms = {last + 0.1:.2f} s); "
+          f"{runs} generations ran to completion")
     for key in ("token ms", "own ms", "yield ms", "updates"):
-        cells = []
-        for n in ("streaming", "today"):
-            value = rows[n]["cost"].get(key)
-            cells.append("-" if value is None else f"{value:.2f}")
-        print(f"{'per token: ' + key:44} {cells[0]:>12} {cells[1]:>12}")
-    for n in ("streaming", "today"):
-        cost = rows[n]["cost"]
-        share = 100 * cost["own ms"] / cost["token ms"]
-        print(
-            f"{n}: vlesson's own cost {share:.1f}% of the token time "
-            f"({cost['tokens']} tokens, {cost['updates']} widget updates)"
-        )
+        print(f"per token: {key:10} {cost[key]:.2f}")
+    print(f"vlesson's own cost: {100 * cost['own ms'] / cost['token ms']:.1f}% of the "
+          f"token time ({cost['tokens']} tokens, {cost['engine steps']} engine steps)")
 
 
 if __name__ == "__main__":
