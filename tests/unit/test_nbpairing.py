@@ -99,3 +99,30 @@ def test_an_expectation_cell_fails_when_a_check_says_otherwise():
     with pytest.raises(AssertionError, match="expected 'right'.*not attempted"):
         _run(right, names)
     assert vl.check.verdicts() == []  # each expectation cell reads its verdicts once
+
+
+@pytest.mark.parametrize("server", [None, "http://class:8000"])
+def test_a_check_that_needs_a_local_engine_counts_as_right_on_a_class_server_only(
+    monkeypatch, server
+):
+    from vlesson import envvars
+    from vlesson.exercises import grading
+    from vlesson.remote import local_only
+
+    if server:
+        monkeypatch.setenv(envvars.SERVER, server)
+    else:
+        monkeypatch.delenv(envvars.SERVER, raising=False)
+    code = "".join(nbpairing.expect_cell("x", "right", "the source")["source"])
+    grading.verdicts(clear=True)
+    grading._LOG.append(
+        grading.Verdict("2.6", "not attempted", local_only("Comparing memory fractions"))
+    )
+    if server:
+        run_cell(code, {})
+    else:
+        with pytest.raises(AssertionError, match="needs a local engine"):
+            run_cell(code, {})
+    grading._LOG.append(grading.Verdict("2.6", "not attempted", "write your answer"))
+    with pytest.raises(AssertionError, match="write your answer"):
+        run_cell(code, {})  # any other "not attempted" still fails the source
