@@ -37,6 +37,8 @@ dl .gpu/extra schemathesis==4.32.5 hypothesis==6.170.17 harfile==0.6.0 hypothesi
 # model-hosting-container-standards; the shared bundle lacks it, and without it every classroom
 # test failed on the H200 with "No module named 'jmespath'".
 dl .gpu/extra jmespath==1.1.0
+# mistune: a right verdict renders its discussion (markdown) with it; the image has no nbconvert.
+dl .gpu/extra mistune==3.4.0
 dl .gpu/extra/pytest pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1
 # This checkout's tracked and new (not ignored) files, as they are now, uncommitted edits too.
 git ls-files -z --cached --others --exclude-standard | grep -zv "^\.venv$" | tar --null -T - -cf .gpu/extra/project.tar

@@ -101,7 +101,7 @@ class Verdict:
         if self.evidence is not None and hasattr(self.evidence, "_repr_html_"):
             body += self.evidence._repr_html_()
         if self.discussion:
-            import mistune  # jupyterlab's nbconvert brings it
+            import mistune
 
             body += (
                 '<details open style="margin:4px 0 0 14px"><summary>Why it '
