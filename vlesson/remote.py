@@ -237,13 +237,17 @@ class RemoteLLM:
         token = _DEADLINE.set(time.monotonic() + self.timeout)
         try:
             return fn()
-        except openai.APITimeoutError:
-            raise RemoteError(
-                f"{what}: the server at {self.server} did not answer within "
-                f"{self.timeout:g} s (at most {self.attempts} tries) - it may be busy; "
-                f"ask for fewer prompts or tokens, or raise {TIMEOUT_ENV}"
-            ) from None
         except openai.APIConnectionError as exc:
+            # openai 2.x (vLLM 0.24's) wraps the transport's APITimeoutError in an
+            # APIConnectionError; 3.x raises it as it is (a subclass of the same).
+            if isinstance(exc, openai.APITimeoutError) or isinstance(
+                exc.__cause__, openai.APITimeoutError
+            ):
+                raise RemoteError(
+                    f"{what}: the server at {self.server} did not answer within "
+                    f"{self.timeout:g} s (at most {self.attempts} tries) - it may be "
+                    f"busy; ask for fewer prompts or tokens, or raise {TIMEOUT_ENV}"
+                ) from None
             cause = exc.__cause__ or exc
             raise RemoteError(
                 f"cannot reach the vLLM server at {self.server} ({cause}; "

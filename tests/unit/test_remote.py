@@ -347,7 +347,9 @@ def test_one_call_is_bounded_in_total_time_not_per_try():
         with pytest.raises(vl.RemoteError, match="did not answer within 1 s"):
             remote.RemoteLLM(url, attempts=3, timeout=1.0)
         took = time.monotonic() - start
-    assert took < 2.0, f"one call took {took:.1f} s with a 1 s budget"
+    # Tries of 1 s each would take 3 s and more. The 1 s budget plus, on openai 2.x (vLLM
+    # 0.24's), the client's own back-off between tries that fail at once (0.5 + 1 s at most).
+    assert took < 2.7, f"one call took {took:.1f} s with a 1 s budget"
 
 
 def test_the_openai_client_does_the_retries():
