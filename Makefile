@@ -66,9 +66,11 @@ test: setup model browser
 classroom-server: setup model
 	$(PY) -m vlesson classroom-server --host $(SERVER_HOST) --port $(SERVER_PORT) $(SERVER_ARGS)
 
-# Starts a real server on a free loopback port: the remote path, errors, a notebook on it.
+# Starts a real server on a free loopback port: the remote path, errors, the key, and five
+# notebooks on it (make test runs two of them).
 classroom-test: setup model
-	$(PY) -m pytest $(PYTEST_ARGS) tests/unit/test_remote.py tests/integration/test_classroom.py
+	VLESSON_CLASSROOM_NOTEBOOKS=all $(PY) -m pytest $(PYTEST_ARGS) tests/unit/test_remote.py \
+		tests/integration/test_classroom.py tests/integration/test_classroom_key.py
 
 # On a machine with an NVIDIA GPU: tests, notebooks and the GPU figures (see README).
 gpu-check: setup model

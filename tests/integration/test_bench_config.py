@@ -1,4 +1,4 @@
-"""`vlesson bench` and the focused 150-token configuration, in subprocesses."""
+"""`vlesson bench` in subprocesses, and the focused 150-token configuration."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import vlesson as vl
+from vlesson.cli import main as cli_main
 from vlesson.workflows import bench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,14 +66,17 @@ def test_bench_reports_a_hub_model_it_cannot_reach(tmp_path, monkeypatch):
     assert "facebook/opt-125m" in result.stderr and "--model smollm2" in result.stderr
 
 
-def test_focused_config_gives_exactly_150_tokens_for_every_prompt(tmp_path):
+def test_focused_config_gives_exactly_150_tokens_for_every_prompt(tmp_path, llm, capsys):
+    """In process, on the session's warm engine (the config sets sampling only, so
+    `vlesson generate` reuses it); test_cli_generate.py runs the command as a learner."""
     config = ROOT / "configs" / "focused_150.json"
     settings = json.loads(config.read_text())
     assert settings["top_k"] == 20 and 0.3 <= settings["temperature"] <= 0.5
     assert settings["top_p"] <= 0.6
     out = tmp_path / "focused.jsonl"
-    result = vlesson("generate", "--config", str(config), "--output", str(out))
-    assert result.returncode == 0, result.stderr[-3000:]
+    code = cli_main(["generate", "--config", str(config), "--output", str(out)])
+    assert code == 0, capsys.readouterr().err[-3000:]
+    assert vl.get_llm() is llm  # no second engine
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4 and [r["num_tokens"] for r in rows] == [150] * 4
     assert {r["params"]["top_k"] for r in rows} == {20}

@@ -1,93 +1,40 @@
-"""Classroom mode against a real vLLM server (the offline model, started once here, with
-an API key): the remote path gives what the local engine gives, in few requests, and
-every error a learner can hit says what is wrong.
+"""Classroom mode against a real vLLM server (the offline model, with an API key; one
+per test session, conftest.py's ``server``): the remote path gives what the local engine
+gives, in few requests, and every error a learner can hit says what is wrong.
 
 Run under the engine lock: the server and the local engine both compute."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from class_server import KEY, ROOT, command_lines
 from vllm import SamplingParams
 
 import vlesson as vl
 from vlesson import remote
 from vlesson.cli import main as cli_main
-from vlesson.serving import classroom
 
-KEY = "class-key-123"
 GREEDY = {"temperature": 0, "max_tokens": 16}
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = [
-    "02_playground.ipynb",
-    "03_models_memory_quantization.ipynb",
-    "04_batch_sweep_log_cache.ipynb",
-    "06_smart_generator_and_benchmark.ipynb",
-    "07_self_assessment.ipynb",
+NOTEBOOKS = {
+    "02_playground.ipynb": "sliders and the next-token view",
+    "07_self_assessment.ipynb": "the checkpoints",
+    "03_models_memory_quantization.ipynb": "models and memory (what needs a local engine"
+    " says so)",
+    "04_batch_sweep_log_cache.ipynb": "batch, sweep, log and cache",
+    "06_smart_generator_and_benchmark.ipynb": "the smart generator and the benchmark",
+}
+"""Run on the server, each with its learner's copy. `make test` runs the first two (each
+is one to three minutes on a 2-core machine; the workflows of 03, 04 and 06 have tests of
+their own on the server above); `make classroom-test` and the GPU session run them all
+(VLESSON_CLASSROOM_NOTEBOOKS=all)."""
+ON_THE_SERVER = list(NOTEBOOKS)[
+    : None if os.environ.get("VLESSON_CLASSROOM_NOTEBOOKS") == "all" else 2
 ]
-"""Run on the server, each with its learner's copy: sliders and next-token view; models
-and memory (2.1 judged by size); batch, sweep, log and cache; the smart generator and
-the benchmark figures (latencies on sample figures); the checkpoints. What needs a local
-engine says so and is skipped."""
-
-
-@pytest.fixture(scope="module")
-def server_log(tmp_path_factory):
-    return tmp_path_factory.mktemp("server") / "server.log"
-
-
-@pytest.fixture(scope="module")
-def server(server_log):
-    """The class server, started by `VLESSON_SERVER_API_KEY=KEY make classroom-server`
-    as the README tells an instructor (on a free loopback port)."""
-    port = classroom.free_port()
-    command = [
-        "make", "classroom-server", "SERVER_HOST=127.0.0.1", f"SERVER_PORT={port}",
-    ]
-    env = {**os.environ, remote.API_KEY_ENV: KEY}
-    with open(server_log, "w") as log:
-        # Its own process group: make and the server it became stop together.
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,
-        )
-    try:
-        classroom.wait_ready(process, f"http://127.0.0.1:{port}/health", server_log)
-        _session_command_lines.extend(_command_lines(process.pid))
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-_session_command_lines: list[str] = []
-
-
-def _command_lines(session: int) -> list[str]:
-    """The command lines of every process in ``session`` (make, the server, its
-    engine core), from /proc/<pid>/cmdline."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[3]) != session:  # field 6: session
-                continue
-            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-    return found
 
 
 def test_make_classroom_server_tells_learners_the_address(server, server_log):
@@ -101,8 +48,8 @@ def test_the_key_is_in_no_command_line_printed_or_in_the_process_list(
 ):
     printed = [line for line in server_log.read_text().splitlines() if "api_server" in line]
     assert printed and all(KEY not in line for line in printed)
-    assert any("api_server" in line for line in _session_command_lines)
-    assert all(KEY not in line for line in _session_command_lines)
+    assert any("api_server" in line for line in command_lines)
+    assert all(KEY not in line for line in command_lines)
 
 
 def test_the_servers_vllm_version_is_in_the_cache_key(remote_llm):
@@ -371,7 +318,7 @@ def test_a_timeout_is_reported_within_the_calls_time_budget(server):
     assert time.monotonic() - start < 2.0 + 2.0  # the budget plus one back-off
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", ON_THE_SERVER)
 def test_a_notebook_runs_end_to_end_on_the_server(server, server_log, name):
     notebook = ROOT / "notebooks" / name
     before = server_log.read_text().count("POST /v1/completions")

@@ -1,6 +1,6 @@
 """The class server's key guards every route vLLM registers but /health
 (``vlesson/serving/classroom_key.py``), against the real server that
-``make classroom-server`` starts (test_classroom.py's fixture, with its key).
+``make classroom-server`` starts (conftest.py's ``server``, with its key).
 
 The routes are read from vLLM itself: its app built here the way its server builds it
 (``build_app``), plus the paths of the running server's own OpenAPI page. None is
@@ -17,7 +17,7 @@ import urllib.request
 from types import SimpleNamespace
 
 import pytest
-from test_classroom import KEY, server, server_log  # noqa: F401  (the fixtures)
+from class_server import KEY
 
 from vlesson.playground import scheduler
 
@@ -69,7 +69,7 @@ def _routes_of_the_server(base: str) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def routes(server):  # noqa: F811
+def routes(server):
     base = server.removesuffix("/v1")
     found = _routes_of_vllms_app() | _routes_of_the_server(base)
     # Path parameters get a value: the key is checked before the route is matched.
@@ -103,7 +103,7 @@ def test_every_route_passes_the_key_check_with_the_key(routes):
     assert refused == []
 
 
-def test_health_is_open_and_invocations_generate_with_the_key(server):  # noqa: F811
+def test_health_is_open_and_invocations_generate_with_the_key(server):
     base = server.removesuffix("/v1")
     assert _call(base + "/health", "GET", None) == 200
     request = urllib.request.Request(
@@ -117,7 +117,7 @@ def test_health_is_open_and_invocations_generate_with_the_key(server):  # noqa: 
         assert json.load(response)["choices"][0]["text"]
 
 
-def test_the_scheduler_reads_metrics_with_the_key(server):  # noqa: F811
+def test_the_scheduler_reads_metrics_with_the_key(server):
     read = scheduler.metrics_source(SimpleNamespace(server=server, api_key=KEY))
     assert "running" in read()
     keyless = scheduler.metrics_source(SimpleNamespace(server=server, api_key=None))
