@@ -27,6 +27,8 @@ def compare_models(
     models: Sequence[str] = MODELS,
     prompts: Sequence[str] | None = None,
     params: Mapping[str, Any] | None = None,
+    *,
+    progress: bool = True,
     **engine_kwargs: Any,
 ) -> pd.DataFrame:
     """Load each model in turn (releasing the one before) and run the same prompts.
@@ -35,15 +37,17 @@ def compare_models(
     batch, peak RAM while generating, the model's bits per byte of a fixed passage
     (comparable across vocabularies), the output and its perplexity under its model
     (per token of that model's own vocabulary: not comparable across models).
+    ``progress`` shows a bar over the models.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     for model in models:  # a missing hub model fails before any engine starts
         check_available(model)
     prompts = list(prompts or LESSON_PROMPTS)
     params = {"temperature": 0.0, "max_tokens": 32, **(params or {})}
     rows = []
-    for model in models:
+    for model in tqdm(models, desc="models compared", unit="model", disable=not progress):
         llm = get_llm(model, **engine_kwargs)  # releases the previous engine
         info = engine_info(llm)
         with MemoryMonitor() as monitor:
