@@ -2,7 +2,8 @@
 for how long.
 
 ``tqdm.auto`` draws it: a widget in JupyterLab, one line on stderr in a terminal. A
-thread redraws it every ``interval`` seconds, since the work itself says nothing.
+thread redraws it every ``interval`` seconds, since the work itself says nothing; with
+a ``delay`` it shows only once the work has run that long.
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ from typing import IO, Any
 
 @contextlib.contextmanager
 def elapsed(
-    doing: str, done: str, *, interval: float = 1.0, file: IO[str] | None = None
+    doing: str,
+    done: str,
+    *,
+    delay: float = 0.0,
+    interval: float = 1.0,
+    file: IO[str] | None = None,
 ) -> Iterator[Any]:
     """Show ``doing`` and the time so far while the body runs; then ``done`` and the
-    time it took, or ``doing`` "failed after" it when the body raises."""
+    time it took, or ``doing`` "failed after" it when the body raises. Nothing shows
+    when the body ends within ``delay`` seconds."""
     from tqdm.auto import tqdm
 
-    line = tqdm(desc=doing, bar_format="{desc} {elapsed}", file=file)
+    line = tqdm(desc=doing, bar_format="{desc} {elapsed}", file=file, delay=delay)
     stop = threading.Event()
     ticker = threading.Thread(target=_redraw, args=(line, stop, interval), daemon=True)
     ticker.start()
@@ -39,4 +46,4 @@ def elapsed(
 
 def _redraw(line: Any, stop: threading.Event, interval: float) -> None:
     while not stop.wait(interval):
-        line.refresh()
+        line.update(0)  # a redraw that honours the delay, as tqdm's own updates do

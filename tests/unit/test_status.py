@@ -33,3 +33,11 @@ def test_no_thread_is_left_behind():
     with status.elapsed("waiting", "done in", file=io.StringIO()):
         assert threading.active_count() == before + 1  # the thread that redraws
     assert threading.active_count() == before
+
+
+def test_a_delayed_line_shows_nothing_for_quick_work():
+    shown = io.StringIO()
+    with status.elapsed("generating 4 outputs", "4 outputs generated in", delay=10,
+                        interval=0.01, file=shown):
+        pass
+    assert shown.getvalue() == ""
