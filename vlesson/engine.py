@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vlesson import envvars, facts, models
+from vlesson import envvars, facts, models, status
 from vlesson.compat import stdout_with_fileno
 from vlesson.names import did_you_mean
 from vlesson.remote import (
@@ -305,14 +305,22 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
 
     with starting_engine(args, "vLLM engine") as resolved:
         _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
-        start = time.perf_counter()
-        llm = LLM(**resolved)
+        name = _model_label(str(args["model"]))
+        with status.elapsed(f"starting vLLM engine ({name})",
+                            f"vLLM engine ({name}) ready in"):
+            start = time.perf_counter()
+            llm = LLM(**resolved)
     seconds = time.perf_counter() - start
     config = llm.llm_engine.vllm_config
     facts.remember(
         llm, facts.from_vllm_config(config, name=args["model"], load_seconds=seconds)
     )
     return llm, seconds
+
+
+def _model_label(model: str) -> str:
+    """Return how a status line names a model: a folder by its name, else as given."""
+    return os.path.basename(model.rstrip("/")) if os.path.isabs(model) else model
 
 
 def _check_fields(args: Mapping[str, Any], known: set[str]) -> None:

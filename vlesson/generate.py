@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import math
@@ -10,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vlesson import engine
+from vlesson import engine, status
 from vlesson.compat import validation_errors
 from vlesson.facts import engine_facts
 from vlesson.sampling import ParamError, describe, make_sampling_params
@@ -31,6 +32,9 @@ LESSON_PROMPTS = [
     "The future of AI is",
 ]
 """The four prompts of the lesson's ``text_generation.py``."""
+
+SLOW_CALL_S = 10.0
+"""Seconds after which a local engine's ``generate`` shows a status line."""
 
 
 
@@ -113,7 +117,8 @@ def generate(
         params: a SamplingParams, a mapping of overrides (``{"temperature": 0.5}``),
             one SamplingParams per prompt, or None for the model's defaults.
         use_tqdm: a progress bar for a shared server's requests; a local engine
-            shows none (``generate_each`` has vlesson's own).
+            shows a status line with the time, once the call runs past
+            ``SLOW_CALL_S`` (``generate_each`` has vlesson's own bar).
     """
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     per_prompt = per_prompt_params(llm, params, len(prompts))
@@ -122,8 +127,14 @@ def generate(
     # vLLM's own "Rendering prompts" / "Processed prompts" bars stay off (quiet by
     # default); a shared server's client shows vlesson's own bar.
     local = hasattr(llm, "llm_engine")
+    waiting = (
+        status.elapsed(f"generating {len(prompts)} outputs",
+                       f"{len(prompts)} outputs generated in", delay=SLOW_CALL_S)
+        if use_tqdm and local else contextlib.nullcontext()
+    )
     try:
-        outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm and not local)
+        with waiting:
+            outputs = llm.generate(prompts, per_prompt, use_tqdm=use_tqdm and not local)
     except validation_errors():  # vLLM refused a prompt: say which, if it is empty
         _check_prompts_have_tokens(llm, prompts)
         raise

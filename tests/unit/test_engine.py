@@ -97,3 +97,13 @@ def test_needs_local_engine_says_why_on_a_server(capsys):
     out = capsys.readouterr().out
     assert "Benchmarking engines needs a local engine" in out
     assert "http://class:8000/v1" in out
+
+
+@pytest.mark.parametrize(("model", "label"), [
+    ("smollm2-135m-instruct", "smollm2-135m-instruct"),
+    ("facebook/opt-125m", "facebook/opt-125m"),  # a hub id keeps its owner
+    ("/home/me/.cache/vlesson/models/smollm2-135m-instruct-gptq-w4g64/",
+     "smollm2-135m-instruct-gptq-w4g64"),
+])
+def test_the_start_up_line_names_a_folder_by_its_name(model, label):
+    assert engine._model_label(model) == label

@@ -147,16 +147,24 @@ def sheet_fractions() -> tuple[float, float]:
 
 
 def compare_fractions(
-    fractions: Sequence[float] = (0.05, 0.1), model: str | None = None, **engine_kwargs
+    fractions: Sequence[float] = (0.05, 0.1),
+    model: str | None = None,
+    *,
+    progress: bool = True,
+    **engine_kwargs,
 ) -> pd.DataFrame:
     """Start one engine per memory fraction and tabulate what vLLM reports for each.
 
     Each start costs about 15 s; the last engine stays warm (``vl.release()`` frees it).
+    ``progress`` shows a bar over the fractions.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     rows = []
-    for fraction in fractions:
+    for fraction in tqdm(
+        fractions, desc="fractions compared", unit="engine", disable=not progress
+    ):
         llm = get_llm(model, gpu_memory_utilization=fraction, **engine_kwargs)
         rows.append({**kv_cache_report(llm), "rss_mib": round(rss_mib(), 1)})
     return pd.DataFrame(rows)

@@ -355,6 +355,7 @@ def compare_quantization(
     model: str | None = None,
     max_tokens: int = 32,
     batch_size: int = 16,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Load each variant in turn; tabulate quality, speed and memory against the first.
 
@@ -363,13 +364,19 @@ def compare_quantization(
     by while loading (approximate: the allocator reuses memory of the engine before) and
     the size of the weight files (online methods convert the same files at load). On a
     GPU every variant also gets :data:`GPU_SETTINGS` (eager engines: a start in seconds).
+    ``progress`` shows a bar over the variants, naming the one in hand.
     """
     import pandas as pd
     import vllm  # noqa: F401  (imported before any RSS is taken: ~1 GiB of its own)
+    from tqdm.auto import tqdm
 
     rows, reference = [], None
     common = {} if is_cpu() else GPU_SETTINGS
-    for label, settings in (variants or VARIANTS).items():
+    chosen = variants or VARIANTS
+    steps = tqdm(chosen.items(), total=len(chosen), desc="variants compared",
+                 unit="variant", disable=not progress)
+    for label, settings in steps:
+        steps.set_postfix_str(label)
         settings = {**common, **settings}
         gptq = settings.pop("gptq", False)
         name = str(write_gptq(model)) if gptq else model
@@ -378,7 +385,10 @@ def compare_quantization(
             rows.append(_not_run(label, name, method, NO_INT4_KERNEL))
             continue
         release()
-        why = probe_kernel(name, settings) if is_cpu() and method != "none" else ""
+        why = ""
+        if is_cpu() and method != "none":
+            steps.set_postfix_str(f"{label}: trying its kernel in a child process")
+            why = probe_kernel(name, settings)
         if why:
             rows.append(_not_run(label, name or models.DEFAULT_MODEL, method, why))
             continue
