@@ -116,6 +116,8 @@ class NotAttempted(Exception):
 
 
 _LOG: collections.deque[Verdict] = collections.deque(maxlen=1000)
+_LESSON_CHECKS: dict[str, list[str]] = collections.defaultdict(list)
+"""The names of each exercise's checks in ``vlesson.exercises.check``."""
 
 
 def verdicts(*, clear: bool = False) -> list[Verdict]:
@@ -150,6 +152,9 @@ def checkpoint(
     registry.get(exercise)  # an unknown id fails at import, not in a lesson
 
     def decorate(fn: Callable[..., str]) -> Callable[..., Verdict]:
+        if fn.__module__.startswith(f"{__package__}.check."):
+            _LESSON_CHECKS[exercise].append(fn.__name__)
+
         @functools.wraps(fn)
         def check(*args: Any, **kwargs: Any) -> Verdict:
             with _refusing(refuse) as watch:
@@ -159,7 +164,10 @@ def checkpoint(
             if verdict.passed:
                 verdict = dataclasses.replace(verdict, discussion=discussion(exercise))
             try:
-                progress.record(verdict.exercise, verdict.status)
+                checks = _checks_of(exercise, fn.__name__)
+                progress.record(
+                    exercise, verdict.status, check=fn.__name__, checks=checks
+                )
             except OSError as exc:  # a full disk, a read-only home: still the verdict
                 logger.warning("progress not recorded for %s: %s", exercise, exc)
             _LOG.append(verdict)
@@ -169,6 +177,13 @@ def checkpoint(
         return check
 
     return decorate
+
+
+def _checks_of(exercise: str, name: str) -> tuple[str, ...]:
+    """Every lesson check of the exercise (it passes when all say right); just the
+    one named for a check made elsewhere."""
+    lesson = _LESSON_CHECKS.get(exercise, [])
+    return tuple(lesson) if name in lesson else (name,)
 
 
 def grade(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Verdict:
@@ -235,14 +250,17 @@ def _reference_answer(answers: list[Any]) -> str:
 
 
 def discussion(exercise: str) -> str:
-    """Return the exercise's discussion: its source's ``solution:ID`` Markdown cells."""
-    path = build.source_dir() / f"{registry.get(exercise).notebook}.ipynb"
-    try:
-        source = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:  # a checkout without its notebooks: still the verdict
-        logger.warning("no discussion for %s: %s", exercise, exc)
-        return ""
-    return "\n\n".join(build.discussion_parts(source, exercise))
+    """Return the exercise's discussion: its sources' ``solution:ID`` Markdown cells."""
+    parts = []
+    for name in registry.get(exercise).notebooks:
+        path = build.source_dir() / f"{name}.ipynb"
+        try:
+            source = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:  # a checkout without its notebooks: still the verdict
+            logger.warning("no discussion for %s: %s", exercise, exc)
+            continue
+        parts.extend(build.discussion_parts(source, exercise))
+    return "\n\n".join(parts)
 
 
 class _Watch:

@@ -17,6 +17,9 @@ ID``), the cells tagged ``solution:ID`` and the check the notebook calls complet
 Ids follow the sheet: "2.1" ... "2.15", "challenge", "bonus" (benchmarking) and
 "self-1" ... "self-7" (the self-assessment list). Hints go from a nudge to the name of
 the tool; none hands over the recipe (``vl.solution(id)`` does, on request).
+
+An exercise may have parts in other notebooks (2.15: validation in 01, the retry in 05):
+their solution regions name its id, and ``Exercise.notebooks`` lists them all.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ class Exercise:
     """The sheet's mark: 🟢 🟡 🔴, 🎯 for the challenge, 📊 the bonus, ✅ self-assessment."""
     hints: tuple[str, ...] = ()
     """Given one at a time by ``vl.hint(id)``."""
+    also_in: tuple[str, ...] = ()
+    """Other notebooks holding parts of it (solution regions with its id)."""
+
+    @property
+    def notebooks(self) -> tuple[str, ...]:
+        """Every notebook holding a part of it, the declaring one first."""
+        return (self.notebook, *self.also_in)
 
 
 def parse(cell: dict[str, Any], notebook: str) -> Exercise:
@@ -84,16 +94,21 @@ def _sheet_order(exercise: Exercise) -> tuple[int, int]:
 def read(folder: Path) -> tuple[Exercise, ...]:
     """Return the exercises declared in the source notebooks of folder, in the sheet's
     order."""
-    found = []
+    found, parts = [], {}
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for cell in notebook["cells"]:
             if any(t.startswith(TAG) for t in build.tags(cell)):
                 found.append(parse(cell, path.stem))
+            for exercise, *_ in build.regions(build.cell_text(cell)):
+                parts.setdefault(exercise, set()).add(path.stem)
     ids = [e.id for e in found]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise ValueError(f"exercises declared twice in {folder}: {', '.join(twice)}")
+    for i, e in enumerate(found):
+        others = parts.get(e.id, set()) - {e.notebook}
+        found[i] = dataclasses.replace(e, also_in=tuple(sorted(others)))
     return tuple(sorted(found, key=_sheet_order))
 
 
