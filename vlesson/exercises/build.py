@@ -45,6 +45,8 @@ SOLUTION_TAG = "solution:"
 TEST_TAG = "test"
 EXERCISE_TAG = "exercise:"
 STUB_COMMENT = "# YOUR CODE HERE"
+CHECK_CALL = "vl.check."
+"""How a notebook calls a check: ``vl.check.NAME(...)``."""
 SCRIPT_STUB = 'echo "not written yet" >&2; exit 3  # replace this line'
 """The stub of a script written by a ``%%writefile`` cell (bash)."""
 WRITEFILE = "%%writefile"
@@ -197,13 +199,20 @@ def solution_parts(source: dict[str, Any], exercise: str) -> list[str]:
     return parts
 
 
-def discussion_parts(source: dict[str, Any], exercise: str) -> list[str]:
-    """Return the discussion of one exercise: its ``solution:ID`` Markdown cells."""
-    return [
-        cell_text(cell)
-        for cell in source["cells"]
-        if cell["cell_type"] == "markdown" and f"{SOLUTION_TAG}{exercise}" in tags(cell)
-    ]
+def discussion_parts(
+    source: dict[str, Any], exercise: str, *, check: str = ""
+) -> list[str]:
+    """Return the discussion of one exercise: its ``solution:ID`` Markdown cells; with
+    ``check`` (a check's name), only those between its call and the next check call,
+    so a part's verdict does not give away a later part's answer."""
+    parts, shown, tag = [], not check, f"{SOLUTION_TAG}{exercise}"
+    for cell in source["cells"]:
+        text, code = cell_text(cell), cell["cell_type"] == "code"
+        if check and code and CHECK_CALL in text:
+            shown = f"{CHECK_CALL}{check}(" in text
+        elif not code and shown and tag in tags(cell):
+            parts.append(text)
+    return parts
 
 
 def _is_marker(line: str) -> bool:

@@ -162,7 +162,8 @@ def checkpoint(
             if watch.used and verdict.status != "not attempted":
                 verdict = Verdict(exercise, "wrong", _wrapped_message(watch.used))
             if verdict.passed:
-                verdict = dataclasses.replace(verdict, discussion=discussion(exercise))
+                said = discussion(exercise, check=fn.__name__)
+                verdict = dataclasses.replace(verdict, discussion=said)
             try:
                 checks = _checks_of(exercise, fn.__name__)
                 progress.record(
@@ -249,18 +250,22 @@ def _reference_answer(answers: list[Any]) -> str:
     return ""
 
 
-def discussion(exercise: str) -> str:
-    """Return the exercise's discussion: its sources' ``solution:ID`` Markdown cells."""
-    parts = []
+def discussion(exercise: str, *, check: str = "") -> str:
+    """Return the exercise's discussion: its sources' ``solution:ID`` Markdown cells;
+    with ``check``, the part after that check's call (all of it if no notebook calls
+    the check)."""
+    sources = []
     for name in registry.get(exercise).notebooks:
         path = build.source_dir() / f"{name}.ipynb"
         try:
-            source = json.loads(path.read_text(encoding="utf-8"))
+            sources.append(json.loads(path.read_text(encoding="utf-8")))
         except OSError as exc:  # a checkout without its notebooks: still the verdict
             logger.warning("no discussion for %s: %s", exercise, exc)
-            continue
-        parts.extend(build.discussion_parts(source, exercise))
-    return "\n\n".join(parts)
+    call = f"{build.CHECK_CALL}{check}("
+    if not any(call in build.cell_text(c) for s in sources for c in s["cells"]):
+        check = ""
+    parts = [build.discussion_parts(s, exercise, check=check) for s in sources]
+    return "\n\n".join(p for found in parts for p in found)
 
 
 class _Watch:

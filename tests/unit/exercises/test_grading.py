@@ -185,3 +185,7 @@ def test_an_exercise_in_two_notebooks_shows_both_parts(scratch_progress):
     assert "`notebooks/01_parameters_and_cli.ipynb` and" in shown
     said = grading.discussion("2.15")
     assert "temperature` must be in [0, 2]" in said and "The retry is bounded" in said
+    validation = grading.discussion("2.15", check="validate_args")
+    assert "[0, 2]" in validation and "retry is bounded" not in validation  # no spoiler
+    retry = grading.discussion("2.15", check="retrying_client")
+    assert "retry is bounded" in retry and "[0, 2]" not in retry
