@@ -45,6 +45,21 @@ def reference(notebook: str, exercise: str, **given: Any) -> dict[str, Any]:
     return namespace
 
 
+def script(notebook: str, exercise: str, *, learner: bool = False) -> str:
+    """The script an exercise's ``%%writefile`` cell writes: the reference (markers
+    out), or with ``learner`` the learner's copy (the stub)."""
+    nb = json.loads(next(NOTEBOOKS.glob(f"{notebook}*.ipynb")).read_text())
+    for cell in nb["cells"]:
+        text = build.cell_text(cell)
+        if text.startswith(build.WRITEFILE) and any(
+            r[0] == exercise for r in build.regions(text)
+        ):
+            text = build.clear_solutions(text) if learner else text
+            body = text.splitlines()[1:]
+            return "\n".join(ln for ln in body if not build._is_marker(ln)) + "\n"
+    raise LookupError(f"no %%writefile cell of {exercise} in {notebook}")
+
+
 def source(code: str) -> dict[str, Any]:
     """Run an indented code block (a test's triple-quoted answer) as a learner's cell."""
     return learner(textwrap.dedent(code))

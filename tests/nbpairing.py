@@ -34,7 +34,8 @@ import pytest
 from nbval.plugin import IPyNbFile
 
 from vlesson import envvars
-from vlesson.exercises.build import (
+from vlesson.exercises.build import (  # CHECK_CALL: the first after an answer grades it
+    CHECK_CALL,
     bound_names,
     cell_text,
     clear_solutions,
@@ -48,9 +49,6 @@ PAIRED_KEY = "vlesson-test-run"
 """Cell metadata of the paired notebook: "learner" (the learner's copy of a stretch),
 "source" (the source's) or "expect" (a test-run cell: asserts on the verdicts, or
 moves the kernel); cells without it belong to both notebooks and run once."""
-
-CHECK_CALL = "vl.check."
-"""What a check cell calls; the first one after an answer grades it."""
 
 NOT_ATTEMPTED, RIGHT = "not attempted", "right"
 

@@ -26,7 +26,7 @@ def subdir(name: str) -> Path:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 """The checkout vlesson runs from: its ``configs/``, ``notebooks/`` and
-``batch_generate.sh`` (``make setup`` installs the package from it, editable)."""
+``text_generation.py`` (``make setup`` installs the package from it, editable)."""
 
 
 def project_file(*parts: str) -> Path:

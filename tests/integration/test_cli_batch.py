@@ -1,4 +1,5 @@
-"""`vlesson batch` and batch_generate.sh in subprocesses: SIGKILL halfway, then resume."""
+"""`vlesson batch` and 2.9's batch_generate.sh (notebook 04's reference script) in
+subprocesses: SIGKILL halfway, then resume."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.lesson_answers import script as reference_script
+
 PROMPTS = [
     "Hello, my name is",
     "../../etc/passwd",
@@ -45,8 +47,10 @@ def test_a_sigkilled_batch_resumes_without_loss(tmp_path):
     )
     out = tmp_path / "out"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    batch_generate = tmp_path / "batch_generate.sh"
+    batch_generate.write_text(reference_script("04", "2.9"))
     script = subprocess.Popen(
-        ["bash", str(ROOT / "batch_generate.sh"), str(prompts), str(out), *SETTINGS],
+        ["bash", str(batch_generate), str(prompts), str(out), *SETTINGS],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,8 @@ A source notebook holds the lesson and its answers:
 
   The learner's copy gets the stub instead: ``raise NotImplementedError`` inside a
   function (indented region), or ``NAME = ...`` for each name a top-level region
-  assigns. A check receiving either says "not attempted".
+  assigns; in a ``%%writefile`` cell (a script the learner writes) the line
+  ``SCRIPT_STUB``. A check receiving any of them says "not attempted".
 - a markdown cell tagged ``solution:ID`` is the worked answer / discussion of ID: left
   out of the learner's copy, shown by ``vl.solution(ID)``;
 - a code cell tagged ``test`` holds the assertions the test run makes (nbval): left
@@ -44,6 +45,11 @@ SOLUTION_TAG = "solution:"
 TEST_TAG = "test"
 EXERCISE_TAG = "exercise:"
 STUB_COMMENT = "# YOUR CODE HERE"
+CHECK_CALL = "vl.check."
+"""How a notebook calls a check: ``vl.check.NAME(...)``."""
+SCRIPT_STUB = 'echo "not written yet" >&2; exit 3  # replace this line'
+"""The stub of a script written by a ``%%writefile`` cell (bash)."""
+WRITEFILE = "%%writefile"
 LEARNER_DIR = "my-notebooks"
 """The learner's copies, inside the checkout (gitignored); ``make lab`` opens it."""
 
@@ -101,7 +107,10 @@ def regions(code: str) -> list[tuple[str, str, str]]:
 
 def bound_names(code: str) -> list[str]:
     """Return the names a cell binds at top level (assignments, functions, classes),
-    in order; IPython syntax (``log = !cmd``) is read line by line."""
+    in order; IPython syntax (``log = !cmd``) is read line by line; a ``%%writefile``
+    cell binds none."""
+    if code.lstrip().startswith(WRITEFILE):
+        return []
     try:
         tree = ast.parse(textwrap.dedent(code))
     except SyntaxError:
@@ -119,8 +128,11 @@ def bound_names(code: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def stub(indent: str, region: str) -> list[str]:
-    """Return the lines that replace one solution region in the learner's copy."""
+def stub(indent: str, region: str, *, script: bool = False) -> list[str]:
+    """Return the lines that replace one solution region in the learner's copy
+    (``script``: the region is in a ``%%writefile`` cell)."""
+    if script:
+        return [indent + STUB_COMMENT, indent + SCRIPT_STUB]
     if indent:
         return [indent + STUB_COMMENT, indent + "raise NotImplementedError"]
     return [STUB_COMMENT, *(f"{name} = ..." for name in bound_names(region))]
@@ -129,11 +141,11 @@ def stub(indent: str, region: str) -> list[str]:
 def clear_solutions(code: str) -> str:
     """Replace every solution region of a code cell by its stub."""
     out, spans = [], iter(regions(code))
-    skipping = False
+    skipping, script = False, code.lstrip().startswith(WRITEFILE)
     for line in code.splitlines():
         if _BEGIN_LINE.match(line):
             _, indent, region = next(spans)
-            out.extend(stub(indent, region))
+            out.extend(stub(indent, region, script=script))
             skipping = True
         elif skipping and line.strip() == END:
             skipping = False
@@ -187,13 +199,20 @@ def solution_parts(source: dict[str, Any], exercise: str) -> list[str]:
     return parts
 
 
-def discussion_parts(source: dict[str, Any], exercise: str) -> list[str]:
-    """Return the discussion of one exercise: its ``solution:ID`` Markdown cells."""
-    return [
-        cell_text(cell)
-        for cell in source["cells"]
-        if cell["cell_type"] == "markdown" and f"{SOLUTION_TAG}{exercise}" in tags(cell)
-    ]
+def discussion_parts(
+    source: dict[str, Any], exercise: str, *, check: str = ""
+) -> list[str]:
+    """Return the discussion of one exercise: its ``solution:ID`` Markdown cells; with
+    ``check`` (a check's name), only those between its call and the next check call,
+    so a part's verdict does not give away a later part's answer."""
+    parts, shown, tag = [], not check, f"{SOLUTION_TAG}{exercise}"
+    for cell in source["cells"]:
+        text, code = cell_text(cell), cell["cell_type"] == "code"
+        if check and code and CHECK_CALL in text:
+            shown = f"{CHECK_CALL}{check}(" in text
+        elif not code and shown and tag in tags(cell):
+            parts.append(text)
+    return parts
 
 
 def _is_marker(line: str) -> bool:

@@ -116,6 +116,8 @@ class NotAttempted(Exception):
 
 
 _LOG: collections.deque[Verdict] = collections.deque(maxlen=1000)
+_LESSON_CHECKS: dict[str, list[str]] = collections.defaultdict(list)
+"""The names of each exercise's checks in ``vlesson.exercises.check``."""
 
 
 def verdicts(*, clear: bool = False) -> list[Verdict]:
@@ -150,6 +152,9 @@ def checkpoint(
     registry.get(exercise)  # an unknown id fails at import, not in a lesson
 
     def decorate(fn: Callable[..., str]) -> Callable[..., Verdict]:
+        if fn.__module__.startswith(f"{__package__}.check."):
+            _LESSON_CHECKS[exercise].append(fn.__name__)
+
         @functools.wraps(fn)
         def check(*args: Any, **kwargs: Any) -> Verdict:
             with _refusing(refuse) as watch:
@@ -157,9 +162,13 @@ def checkpoint(
             if watch.used and verdict.status != "not attempted":
                 verdict = Verdict(exercise, "wrong", _wrapped_message(watch.used))
             if verdict.passed:
-                verdict = dataclasses.replace(verdict, discussion=discussion(exercise))
+                said = discussion(exercise, check=fn.__name__)
+                verdict = dataclasses.replace(verdict, discussion=said)
             try:
-                progress.record(verdict.exercise, verdict.status)
+                checks = _checks_of(exercise, fn.__name__)
+                progress.record(
+                    exercise, verdict.status, check=fn.__name__, checks=checks
+                )
             except OSError as exc:  # a full disk, a read-only home: still the verdict
                 logger.warning("progress not recorded for %s: %s", exercise, exc)
             _LOG.append(verdict)
@@ -169,6 +178,13 @@ def checkpoint(
         return check
 
     return decorate
+
+
+def _checks_of(exercise: str, name: str) -> tuple[str, ...]:
+    """Every lesson check of the exercise (it passes when all say right); just the
+    one named for a check made elsewhere."""
+    lesson = _LESSON_CHECKS.get(exercise, [])
+    return tuple(lesson) if name in lesson else (name,)
 
 
 def grade(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Verdict:
@@ -234,15 +250,22 @@ def _reference_answer(answers: list[Any]) -> str:
     return ""
 
 
-def discussion(exercise: str) -> str:
-    """Return the exercise's discussion: its source's ``solution:ID`` Markdown cells."""
-    path = build.source_dir() / f"{registry.get(exercise).notebook}.ipynb"
-    try:
-        source = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:  # a checkout without its notebooks: still the verdict
-        logger.warning("no discussion for %s: %s", exercise, exc)
-        return ""
-    return "\n\n".join(build.discussion_parts(source, exercise))
+def discussion(exercise: str, *, check: str = "") -> str:
+    """Return the exercise's discussion: its sources' ``solution:ID`` Markdown cells;
+    with ``check``, the part after that check's call (all of it if no notebook calls
+    the check)."""
+    sources = []
+    for name in registry.get(exercise).notebooks:
+        path = build.source_dir() / f"{name}.ipynb"
+        try:
+            sources.append(json.loads(path.read_text(encoding="utf-8")))
+        except OSError as exc:  # a checkout without its notebooks: still the verdict
+            logger.warning("no discussion for %s: %s", exercise, exc)
+    call = f"{build.CHECK_CALL}{check}("
+    if not any(call in build.cell_text(c) for s in sources for c in s["cells"]):
+        check = ""
+    parts = [build.discussion_parts(s, exercise, check=check) for s in sources]
+    return "\n\n".join(p for found in parts for p in found)
 
 
 class _Watch:

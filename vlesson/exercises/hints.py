@@ -53,14 +53,20 @@ def hint(exercise: str) -> Help:
 def solution(exercise: str) -> Help:
     """Show the reference answer of an exercise, and record that it was revealed."""
     ex = registry.get(exercise)
-    source = paths.project_file("notebooks", f"{ex.notebook}.ipynb")
-    notebook: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
-    parts = build.solution_parts(notebook, ex.id)
+    parts, names = [], []
+    for name in ex.notebooks:
+        source = paths.project_file("notebooks", f"{name}.ipynb")
+        notebook: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+        found = build.solution_parts(notebook, ex.id)
+        if found and len(ex.notebooks) > 1:
+            found.insert(0, f"*In `{source.name}`:*")
+        parts.extend(found)
+        names.extend([f"`notebooks/{source.name}`"] if found else [])
     if not parts:
-        return Help(f"**{ex.id}** has no worked answer in {source.name} yet.")
+        return Help(f"**{ex.id}** has no worked answer in {ex.notebook}.ipynb yet.")
     try:
         progress.revealed(ex.id)
     except OSError as exc:
         logger.warning("solution not recorded for %s: %s", ex.id, exc)
-    head = f"**Solution of {ex.id}: {ex.title}** (from `notebooks/{source.name}`)"
+    head = f"**Solution of {ex.id}: {ex.title}** (from {' and '.join(names)})"
     return Help("\n\n".join([head, *parts]))

@@ -109,15 +109,28 @@ def _update(exercise: str, change: Any) -> dict[str, Any]:
     return record
 
 
-def record(exercise: str, status: str) -> None:
-    """Record a check's verdict ("not attempted" changes nothing)."""
-    if status == "right":
-        _update(exercise, lambda rec: {"state": "passed"})
-    elif status == "wrong":
-        _update(exercise, lambda rec: {
-            "state": "solution revealed"
-            if rec.get("state") == "solution revealed" else "tried"
-        })
+def record(
+    exercise: str, status: str, *, check: str = "", checks: tuple[str, ...] = ()
+) -> None:
+    """Record a check's verdict ("not attempted" and "not checked" change nothing).
+
+    ``check`` names the check that gave it, ``checks`` every check of the exercise
+    (2.15 has one in 01 and one in 05): the exercise is passed once the last verdict
+    of each says right.
+    """
+    if status not in ("right", "wrong"):
+        return
+    checks = checks or (check,)
+
+    def change(rec: dict[str, Any]) -> dict[str, Any]:
+        said = rec.get("checks", {})
+        said = {c: said.get(c, "not attempted") for c in checks} | {check: status}
+        if all(v == "right" for v in said.values()):
+            return {"state": "passed", "checks": said}
+        revealed = rec.get("state") == "solution revealed"
+        return {"state": "solution revealed" if revealed else "tried", "checks": said}
+
+    _update(exercise, change)
 
 
 def revealed(exercise: str) -> None:
@@ -137,6 +150,7 @@ def table() -> list[dict[str, Any]]:
     rows = []
     for ex in registry.exercises():
         rec = records.get(ex.id, {})
+        said = rec.get("checks", {}).values()
         rows.append(
             {
                 "exercise": ex.id,
@@ -144,6 +158,8 @@ def table() -> list[dict[str, Any]]:
                 "title": ex.title,
                 "notebook": ex.notebook,
                 "status": rec.get("state", "not attempted"),
+                "checks right": f"{list(said).count('right')}/{len(said)}"
+                if len(said) > 1 else "",
                 "hints": int(rec.get("hints", 0)),
                 "date": rec.get("date", "")[:16].replace("T", " "),
             }

@@ -15,8 +15,12 @@ ID``), the cells tagged ``solution:ID`` and the check the notebook calls complet
 (``vlesson.exercises.build``).
 
 Ids follow the sheet: "2.1" ... "2.15", "challenge", "bonus" (benchmarking) and
-"self-1" ... "self-7" (the self-assessment list). Hints go from a nudge to the name of
-the tool; none hands over the recipe (``vl.solution(id)`` does, on request).
+"self-1" ... "self-7" (the self-assessment list), plus "play-1" ... for the questions of
+the playground (notebook 02). Hints go from a nudge to the name of the tool; none hands
+over the recipe (``vl.solution(id)`` does, on request).
+
+An exercise may have parts in other notebooks (2.15: validation in 01, the retry in 05):
+their solution regions name its id, and ``Exercise.notebooks`` lists them all.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ TAG = build.EXERCISE_TAG
 
 _HEAD = re.compile(r"^\*\*Exercise (?P<id>\S+) (?P<mark>\S+) (?P<title>.+?)\.\*\*")
 _HINT = re.compile(r"^(?P<number>\d+)\. (?P<text>.+)$")
-_SHEET = ("2.", "challenge", "bonus", "self-")
+_SHEET = ("2.", "play-", "challenge", "bonus", "self-")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +55,17 @@ class Exercise:
     notebook: str
     """The notebook's file name without ".ipynb", e.g. "01_parameters_and_cli"."""
     mark: str
-    """The sheet's mark: 🟢 🟡 🔴, 🎯 for the challenge, 📊 the bonus, ✅ self-assessment."""
+    """The sheet's mark: 🟢 🟡 🔴, 🎯 for the challenge, 📊 the bonus, ✅ self-assessment,
+    🎚️ the playground's questions."""
     hints: tuple[str, ...] = ()
     """Given one at a time by ``vl.hint(id)``."""
+    also_in: tuple[str, ...] = ()
+    """Other notebooks holding parts of it (solution regions with its id)."""
+
+    @property
+    def notebooks(self) -> tuple[str, ...]:
+        """Every notebook holding a part of it, the declaring one first."""
+        return (self.notebook, *self.also_in)
 
 
 def parse(cell: dict[str, Any], notebook: str) -> Exercise:
@@ -75,7 +87,8 @@ def parse(cell: dict[str, Any], notebook: str) -> Exercise:
 
 
 def _sheet_order(exercise: Exercise) -> tuple[int, int]:
-    """The sheet's order: 2.1 ... 2.15, the challenge, the bonus, self-1 ... self-7."""
+    """The sheet's order: 2.1 ... 2.15, play-1 ..., the challenge, the bonus, self-1
+    ... self-7."""
     kind = next(i for i, p in enumerate(_SHEET) if exercise.id.startswith(p))
     number = exercise.id[len(_SHEET[kind]) :]
     return kind, int(number) if number.isdigit() else 0
@@ -84,16 +97,21 @@ def _sheet_order(exercise: Exercise) -> tuple[int, int]:
 def read(folder: Path) -> tuple[Exercise, ...]:
     """Return the exercises declared in the source notebooks of folder, in the sheet's
     order."""
-    found = []
+    found, parts = [], {}
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for cell in notebook["cells"]:
             if any(t.startswith(TAG) for t in build.tags(cell)):
                 found.append(parse(cell, path.stem))
+            for exercise, *_ in build.regions(build.cell_text(cell)):
+                parts.setdefault(exercise, set()).add(path.stem)
     ids = [e.id for e in found]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise ValueError(f"exercises declared twice in {folder}: {', '.join(twice)}")
+    for i, e in enumerate(found):
+        others = parts.get(e.id, set()) - {e.notebook}
+        found[i] = dataclasses.replace(e, also_in=tuple(sorted(others)))
     return tuple(sorted(found, key=_sheet_order))
 
 

@@ -40,6 +40,19 @@ def test_ipython_shell_assignments_keep_their_name():
     assert build.clear_solutions(code) == "# YOUR CODE HERE\nlog = ..."
 
 
+def test_a_script_cell_gets_a_stub_that_fails_and_binds_no_names():
+    code = (
+        "%%writefile {work}/run.sh\n#!/usr/bin/env bash\n### BEGIN SOLUTION 2.9\n"
+        "out=$2\nexec vlesson batch --out \"$out\"\n### END SOLUTION"
+    )
+    out = build.clear_solutions(code)
+    assert out == (
+        "%%writefile {work}/run.sh\n#!/usr/bin/env bash\n# YOUR CODE HERE\n"
+        + build.SCRIPT_STUB
+    )  # bash, not "out = ..."
+    assert build.bound_names(code) == []
+
+
 @pytest.mark.parametrize(
     ("code", "error"),
     [

@@ -174,3 +174,18 @@ def test_the_package_ships_no_reference_answers():
     with pytest.raises(ImportError):
         import vlesson.exercises.solutions  # noqa: F401
     assert not hasattr(vl, "solutions")
+
+
+def test_an_exercise_in_two_notebooks_shows_both_parts(scratch_progress):
+    """2.15: validation in notebook 01, the retry in 05: one solution, one
+    discussion."""
+    assert registry.get("2.15").notebooks == ("01_parameters_and_cli", "05_web_api")
+    shown = str(vl.solution("2.15"))
+    assert "def validate_args" in shown and "def post_with_retry" in shown
+    assert "`notebooks/01_parameters_and_cli.ipynb` and" in shown
+    said = grading.discussion("2.15")
+    assert "temperature` must be in [0, 2]" in said and "The retry is bounded" in said
+    validation = grading.discussion("2.15", check="validate_args")
+    assert "[0, 2]" in validation and "retry is bounded" not in validation  # no spoiler
+    retry = grading.discussion("2.15", check="retrying_client")
+    assert "retry is bounded" in retry and "[0, 2]" not in retry

@@ -10,6 +10,7 @@ import os
 import threading
 
 import vlesson as vl
+from tests.lesson_answers import reference
 from vlesson import envvars, files
 from vlesson.exercises import grading, progress
 
@@ -93,3 +94,32 @@ def test_a_check_gives_its_verdict_when_progress_cannot_be_written(
     assert verdict.status == "right"
     assert "Hint 1/" in vl.hint("2.7")
     assert "Solution of 2.7" in vl.solution("2.7")
+
+
+def test_an_exercise_of_several_checks_passes_when_each_says_right(scratch_progress):
+    """2.15's validation (notebook 01) and retry (notebook 05) are one exercise of the
+    sheet: it is passed once the last verdict of both checks is right."""
+    both = ("validate_args", "retrying_client")
+    progress.record("2.15", "right", check="validate_args", checks=both)
+    assert progress.load()["2.15"]["state"] == "tried"
+    row = next(r for r in progress.table() if r["exercise"] == "2.15")
+    assert row["checks right"] == "1/2"
+    progress.record("2.15", "right", check="retrying_client", checks=both)
+    assert progress.load()["2.15"]["state"] == "passed"
+    progress.record("2.15", "wrong", check="validate_args", checks=both)
+    assert progress.load()["2.15"]["state"] == "tried"
+    progress.record("2.15", "not attempted", check="validate_args", checks=both)
+    assert progress.load()["2.15"]["checks"]["validate_args"] == "wrong"
+
+
+def test_the_lesson_checks_of_2_15_are_in_01_and_05(scratch_progress):
+    assert grading._checks_of("2.15", "retrying_client") == (
+        "validate_args",
+        "retrying_client",
+    )
+    vl.check.retrying_client(
+        reference("05", "2.15")["post_with_retry"]
+    )  # right, but validate_args is not yet
+    assert progress.load()["2.15"]["state"] == "tried"
+    vl.check.validate_args(reference("01", "2.15")["validate_args"])
+    assert progress.load()["2.15"]["state"] == "passed"

@@ -18,9 +18,12 @@ UNIT_TESTS = ROOT / "tests" / "unit" / "exercises" / "check"
 IDS = [e.id for e in registry.exercises()]
 
 
-def source(exercise: str) -> dict:
-    notebook = registry.get(exercise).notebook
-    return json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
+def sources(exercise: str) -> list[dict]:
+    """Every notebook holding a part of the exercise (2.15: 01 and 05)."""
+    return [
+        json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        for name in registry.get(exercise).notebooks
+    ]
 
 
 def checks_of(exercise: str) -> list:
@@ -30,31 +33,34 @@ def checks_of(exercise: str) -> list:
 
 
 def test_the_registry_covers_the_whole_sheet_in_its_order():
-    assert IDS == [f"2.{n}" for n in range(1, 16)] + ["challenge", "bonus"] + [
-        f"self-{n}" for n in range(1, 8)
-    ]
+    assert IDS == [f"2.{n}" for n in range(1, 16)] + [
+        f"play-{n}" for n in range(1, 6)
+    ] + ["challenge", "bonus"] + [f"self-{n}" for n in range(1, 8)]
     marks = {e.id: e.mark for e in registry.exercises()}
     assert marks["2.1"] == "🟢" and marks["2.5"] == "🟡" and marks["2.9"] == "🔴"
     assert {marks["challenge"], marks["bonus"], marks["self-1"]} == {"🎯", "📊", "✅"}
+    assert marks["play-1"] == "🎚️"  # the playground's questions (notebook 02)
 
 
 def test_every_solution_region_and_check_belongs_to_a_declared_exercise():
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             for exercise, *_ in build.regions(build.cell_text(cell)):
-                assert registry.get(exercise).notebook == path.stem, exercise
+                assert path.stem in registry.get(exercise).notebooks, exercise
 
 
 @pytest.mark.parametrize("exercise", IDS)
 def test_every_exercise_is_whole(exercise):
-    ex, nb = registry.get(exercise), source(exercise)
+    ex, nbs = registry.get(exercise), sources(exercise)
     assert ex.title and ex.mark and ex.hints, "declared with a title, mark and hints"
     for text in ex.hints:
         assert "```" not in text and "def " not in text, f"a recipe: {text}"
-    learner = build.learner_notebook(nb)
-    code = [build.cell_text(c) for c in learner["cells"] if c["cell_type"] == "code"]
+    code = [
+        build.cell_text(c) for nb in nbs for c in build.learner_notebook(nb)["cells"]
+        if c["cell_type"] == "code"
+    ]  # fmt: skip
     regions = [
-        r for c in nb["cells"] for r in build.regions(build.cell_text(c))
+        r for nb in nbs for c in nb["cells"] for r in build.regions(build.cell_text(c))
         if r[0] == exercise
     ]  # fmt: skip
     assert regions, "a solution region (the learner's copy gets a stub for it)"
@@ -68,13 +74,17 @@ def test_every_exercise_is_whole(exercise):
         assert f"checks.{check.__name__}(" in unit_test or (
             f"check.{check.__name__}(" in unit_test
         ), f"a unit test of {check.__name__} in tests/unit/exercises/check"
-    parts = build.solution_parts(nb, exercise)
+    parts = [p for nb in nbs for p in build.solution_parts(nb, exercise)]
     assert parts and all("BEGIN SOLUTION" not in p for p in parts), "a worked answer"
 
 
 @pytest.mark.parametrize("exercise", IDS)
 def test_the_learner_copy_has_the_task_but_not_the_answer_or_hints(exercise):
-    nb = source(exercise)
+    for nb in sources(exercise):
+        _has_the_task_but_not_the_answer_or_hints(nb, exercise)
+
+
+def _has_the_task_but_not_the_answer_or_hints(nb: dict, exercise: str) -> None:
     learner = build.learner_notebook(nb)
     text = json.dumps(learner, ensure_ascii=False)
     assert "BEGIN SOLUTION" not in text and "Discussion." not in text

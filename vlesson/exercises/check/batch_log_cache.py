@@ -21,6 +21,7 @@ from typing import Any
 
 from vlesson.exercises.grading import checkpoint
 from vlesson.exercises.recording import Recorder
+from vlesson.workflows.sweep import recommend, summary
 
 __all__ = ["batch_files", "cache_key", "result_cache", "run_log", "sweep", "sweep_pick"]
 
@@ -207,10 +208,11 @@ def _check_sweep_rows(rows: Any, by_setting: dict[tuple[float, float], str]) -> 
 
 
 @checkpoint("2.10")
-def sweep_pick(pick: Any, means: Any, recommendation: Any) -> str:
-    """Check the learner's pick from their sweep's per-combination means (a DataFrame
-    with temperature, top_p, mean_logprob, distinct_2, repetition) against
-    ``vl.sweep.recommend``'s answer on the same table."""
+def sweep_pick(pick: Any, table: Any) -> str:
+    """Check the learner's pick for the goal "diverse" from their sweep's table (one
+    row per output, as ``vl.sweep.run`` returns it) against ``vl.sweep.recommend``'s
+    answer on the same table."""
+    means, recommendation = summary(table), recommend(table, "diverse")
     assert isinstance(pick, Mapping) and {"temperature", "top_p"} <= set(pick), (
         f"your pick is {pick!r}: write a dict with the keys temperature and top_p"
     )

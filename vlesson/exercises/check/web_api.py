@@ -1,5 +1,6 @@
-"""Checks of notebook 05 (2.13): the learner's request handler for the web API, and a
-client that retries a server's transient failures."""
+"""Checks of notebook 05: the learner's request handler and route for the web API
+(2.13), and a client that retries a server's transient failures (2.15's retry part;
+its validation part is checked in notebook 01)."""
 
 from __future__ import annotations
 
@@ -221,7 +222,7 @@ def _post(fn: Callable[..., Any], server: FlakyServer, **options: Any) -> Any:
             return exc
 
 
-@checkpoint("2.13")
+@checkpoint("2.15", refuse=("vlesson.retry.retry",))
 def retrying_client(post_with_retry: Callable[..., Any]) -> str:
     """Check ``post_with_retry(client, url, body, *, attempts, backoff)`` against
     servers that fail on purpose."""

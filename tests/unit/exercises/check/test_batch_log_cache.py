@@ -214,8 +214,8 @@ MEANS = vl_sweep.summary(TABLE)
 """0.7 / 0.95 is the most diverse coherent row; 1.1 is noise, 0.3 loops."""
 
 
-def pick(means=MEANS, table=TABLE, **choice):
-    return checks.sweep_pick(choice, means, vl_sweep.recommend(table, "diverse"))
+def pick(table=TABLE, **choice):
+    return checks.sweep_pick(choice, table)
 
 
 @pytest.mark.parametrize(
@@ -234,25 +234,20 @@ def test_sweep_pick_wrong_answers_get_their_hint(choice, hint):
 
 
 def test_sweep_pick_needs_a_dict():
-    verdict = checks.sweep_pick((0.7, 0.95), MEANS, vl_sweep.recommend(TABLE))
+    verdict = checks.sweep_pick((0.7, 0.95), TABLE)
     says(verdict, "wrong", "a dict with the keys temperature and top_p")
 
 
 def test_sweep_pick_explains_the_tie_break():
     tied = TABLE.assign(distinct_2=1.0)
-    means = vl_sweep.summary(tied)
-    says(
-        pick(means, tied, temperature=0.7, top_p=0.8),
-        "wrong",
-        "the tie goes to the boldest",
-    )
-    says(pick(means, tied, temperature=0.7, top_p=0.95), "right", "broke the tie")
+    says(pick(tied, temperature=0.7, top_p=0.8), "wrong", "the tie goes to the boldest")
+    says(pick(tied, temperature=0.7, top_p=0.95), "right", "broke the tie")
 
 
 def test_sweep_pick_reference_and_stub():
     best = reference(NB, "2.10", means=MEANS)["best_diverse"]
     says(pick(**best), "right", "decided by distinct_2")
-    stub = checks.sweep_pick(..., MEANS, vl_sweep.recommend(TABLE))
+    stub = checks.sweep_pick(..., TABLE)
     says(stub, "not attempted")
 
 

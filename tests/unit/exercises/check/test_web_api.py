@@ -152,7 +152,7 @@ def test_the_reference_handler_refuses_temperature_3():
     assert status == 422 and "temperature" in str(answer) and not rec.calls
 
 
-RETRY_RIGHT = reference("05", "2.13")["post_with_retry"]
+RETRY_RIGHT = reference("05", "2.15")["post_with_retry"]
 
 RETRY = """
 import time
@@ -229,8 +229,24 @@ def test_wrong_retries_get_their_hint(fn, hint):
     says(checks.retrying_client(fn), "wrong", hint)
 
 
+def test_a_retry_around_vlessons_own_is_refused():
+    wrapped = learner(
+        "import httpx\nfrom vlesson.retry import retry\n"
+        "def post_with_retry(client, url, body, *, attempts=3, backoff=0.5):\n"
+        "    def once():\n"
+        "        response = client.post(url, json=body)\n"
+        "        if response.status_code >= 500:\n"
+        "            response.raise_for_status()\n"
+        "        return response\n"
+        "    return retry(once, what='post', attempts=attempts, backoff=backoff)\n"
+    )["post_with_retry"]
+    says(checks.retrying_client(wrapped), "wrong", "vlesson.retry.retry")
+
+
 def test_retry_reference_and_stub():
-    says(checks.retrying_client(RETRY_RIGHT), "right", "bounded number of times")
+    verdict = checks.retrying_client(RETRY_RIGHT)
+    says(verdict, "right", "bounded number of times")
+    assert verdict.exercise == "2.15"  # the sheet's "retry logic for transient failures"
     stub = learner(
         "def post_with_retry(client, url, body, *, attempts=3, backoff=0.5):\n"
         "    raise NotImplementedError\n"
