@@ -279,6 +279,16 @@ def is_remote(llm: Any = None) -> bool:
     return isinstance(llm, RemoteLLM)
 
 
+def built_with(llm: Any) -> dict[str, Any]:
+    """Return the engine arguments ``get_llm`` built ``llm`` with (the warm engine's)."""
+    if _warm is None or _warm.llm is not llm:
+        raise ValueError(
+            "this engine is not the one vl.get_llm() keeps warm, so vlesson does not "
+            "know its arguments - start it with vl.get_llm(...)"
+        )
+    return dict(_warm.engine_args)
+
+
 def needs_local_engine(llm: Any, what: str) -> bool:
     """Return True when ``llm`` is a local engine; else print why ``what`` cannot run
     on the shared server and return False (a notebook cell then skips the step)."""

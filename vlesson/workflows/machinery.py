@@ -7,19 +7,25 @@ for each request (a whole prompt, a chunk of one, or one decoded token) and the
 physical KV-cache blocks each request holds (``KVCacheManager.get_block_ids``).
 ``Recording.timeline`` and ``Recording.block_table`` are its tables,
 ``draw_timeline`` and ``draw_block_table`` its pictures. A local engine only: a class
-server's scheduler runs on another machine.
+server's scheduler runs on another machine. Where vLLM runs the engine core in a child
+process (a GPU), the scheduler is not an object here, so ``record`` replays the requests
+in an engine of its own, in a process of its own, with the engine core inside it.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import pickle
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from vlesson import engine
+from vlesson import child, engine, status
 from vlesson.remote import RemoteUnsupportedError, local_only
 
 if TYPE_CHECKING:
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
 
 MAX_STEPS = 2_000
 """A recording stops here: it is meant for a few short requests."""
+OWN_ENGINE_SECONDS = 900
+"""The most a recording in an engine of its own may take, its start included."""
 
 STATE_COLOURS = {"waiting": "#bdbdbd", "prefill": "#dd8452", "decode": "#4c72b0"}
 _SHARED_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
@@ -171,14 +179,18 @@ def record(
         )
     if len(set(names)) != len(names) or min(arrive_at, default=0) < 0:
         raise ValueError("names must differ from each other and arrival steps be >= 0")
+    if not hasattr(llm.llm_engine.engine_core, "engine_core"):
+        # vLLM's client of an engine core in a child process (vlesson's choice on a
+        # GPU, engine.py): its scheduler is out of reach from here.
+        return _record_in_own_engine(
+            engine.built_with(llm), list(prompts), params, arrive_at, names
+        )
     llm_engine = llm.llm_engine
     if llm_engine.has_unfinished_requests():
         raise RuntimeError(
             "the engine is still busy with other requests - let them finish (or "
             "restart the kernel) before recording"
         )
-    # vlesson runs vLLM's engine core in this process (engine.py), so its scheduler
-    # is an object here.
     scheduler = llm_engine.engine_core.engine_core.scheduler
     tokenizer = llm.get_tokenizer()
     recording = Recording(
@@ -225,6 +237,61 @@ def record(
                 [f"vlesson-record-{run}-{n}" for n in set(ids.values()) - done]
             )
     return recording
+
+
+def _record_in_own_engine(
+    engine_args: dict[str, Any],
+    prompts: list[str],
+    params: SamplingParams,
+    arrive_at: list[int],
+    names: list[str],
+) -> Recording:
+    """Record in a fresh process whose engine (the same arguments, no CUDA graphs: a
+    faster start, the same scheduling) runs its core in that process."""
+    with tempfile.TemporaryDirectory(prefix="vlesson-record-") as folder:
+        job, result = os.path.join(folder, "job.pkl"), os.path.join(folder, "rec.pkl")
+        with open(job, "wb") as file:
+            args = {**engine_args, "enforce_eager": True}
+            pickle.dump((args, prompts, params, arrive_at, names), file)
+        with status.elapsed(
+            "recording in an engine of its own (this one's scheduler runs in a child "
+            "process)",
+            "recorded in",
+        ):
+            ran = child.run_with_deadline(
+                [sys.executable, "-c", _JOB, job, result],
+                OWN_ENGINE_SECONDS,
+                {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"},
+            )
+        if ran is None:
+            raise RuntimeError(
+                f"the recording's own engine gave no result within "
+                f"{OWN_ENGINE_SECONDS} s - ask for fewer requests or tokens"
+            )
+        code, out = ran
+        if code != 0:
+            last = "\n".join(out.strip().splitlines()[-15:])
+            raise RuntimeError(
+                f"the recording's own engine failed (exit code {code}):\n{last}"
+            )
+        with open(result, "rb") as file:
+            return pickle.load(file)
+
+
+_JOB = (
+    "import sys; from vlesson.workflows.machinery import run_job; "
+    "run_job(*sys.argv[1:])"
+)
+
+
+def run_job(job: str, result: str) -> None:
+    """The recording process's work: read the job, record, write the recording."""
+    with open(job, "rb") as file:
+        args, prompts, params, arrive_at, names = pickle.load(file)
+    llm = engine.get_llm(**args)
+    recording = record(llm, prompts, params, arrive_at=arrive_at, names=names)
+    with open(result, "wb") as file:
+        pickle.dump(recording, file)
 
 
 def _step(

@@ -3,11 +3,13 @@ recording itself runs on the real engine: tests/integration/test_machinery.py)."
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import matplotlib
 import pytest
 from vllm import SamplingParams
 
-from vlesson import remote
+from vlesson import engine, remote
 from vlesson.workflows import machinery
 from vlesson.workflows.machinery import Recording, Step
 
@@ -90,3 +92,25 @@ def test_a_class_server_is_refused_with_the_reason():
 def test_mismatched_arguments_are_named_before_anything_runs():
     with pytest.raises(ValueError, match="got 2 prompts, 1 arrival steps and 2 names"):
         machinery.record(object(), ["a", "b"], SamplingParams(), arrive_at=[0])
+
+
+def test_an_engine_core_in_a_child_process_is_recorded_in_an_engine_of_its_own(
+    monkeypatch,
+):
+    # vLLM's client of a child engine core has no ``engine_core`` of its own.
+    llm = SimpleNamespace(llm_engine=SimpleNamespace(engine_core=SimpleNamespace()))
+    asked = {}
+    monkeypatch.setattr(engine, "built_with", lambda given: {"model": "m", "seen": given})
+    monkeypatch.setattr(
+        machinery, "_record_in_own_engine", lambda *a: asked.setdefault("args", a)
+    )
+    params = SamplingParams(max_tokens=2)
+    machinery.record(llm, ["x", "y"], params, arrive_at=[0, 1])
+    assert asked["args"] == (
+        {"model": "m", "seen": llm}, ["x", "y"], params, [0, 1], ["A", "B"]
+    )
+
+
+def test_an_engine_vlesson_did_not_start_names_the_fix():
+    with pytest.raises(ValueError, match=r"start it with vl.get_llm\(...\)"):
+        engine.built_with(object())
