@@ -49,7 +49,10 @@ install() {
       --target /tmp/site .gpu/extra/pytest/*.whl
   fi
   mkdir -p /tmp/bin
-  printf '#!/bin/sh\nexec python3 -m vlesson "$@"\n' > /tmp/bin/vlesson && chmod +x /tmp/bin/vlesson
+  # The python by its full path, as an installed entry point has it: 2.9's check counts
+  # each start of `python3` found on PATH as one more model load.
+  printf '#!/bin/sh\nexec %s -m vlesson "$@"\n' "$(command -v python3)" > /tmp/bin/vlesson
+  chmod +x /tmp/bin/vlesson
   cat > "$envfile" <<EOV
 export PYTHONPATH=$project:/tmp/site PATH=/tmp/bin:\$PATH
 # FlashInfer is not in the bundle; without this the engine fails to start.
@@ -93,7 +96,8 @@ venv_shim() {  # the classroom tests start `make classroom-server` as the README
   # prerequisite is the venv `make setup` builds, which has no package index here: .venv/bin/python
   # stands for this machine's python3 (with the bundle on PYTHONPATH), the setup stamp says done.
   mkdir -p .venv/bin
-  printf '#!/bin/sh\nexec python3 "$@"\n' > .venv/bin/python && chmod +x .venv/bin/python
+  printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" > .venv/bin/python
+  chmod +x .venv/bin/python
   touch .venv/.vlesson-setup
 }
 
