@@ -24,6 +24,7 @@
 #        bash scripts/gpu_session.sh classroom             # test_remote.py + test_classroom.py
 #        bash scripts/gpu_session.sh notebooks 01 04 ...   # one after another
 #        bash scripts/gpu_session.sh figures               # bench/gpu_figures.py, about 210 s
+#        bash scripts/gpu_session.sh drawings              # bench/machinery_figures.py: PNGs
 #  Logs and a summary (one line per step: name, exit status, seconds) go to $OUT (the device
 #  tool's folder that comes back) or /tmp/gpu-logs. LIMIT caps each pytest (default 570 s), so a
 #  stuck cell still leaves its log.
@@ -188,7 +189,8 @@ case "$step" in
          VLESSON_CLASSROOM_NOTEBOOKS=${VLESSON_CLASSROOM_NOTEBOOKS:-all} pytest_run classroom tests/unit/test_remote.py tests/integration/test_classroom.py \
          tests/integration/test_classroom_key.py "$@" ;;
   figures) timed figures python3 bench/gpu_figures.py "$@" ;;
+  drawings) timed drawings python3 bench/machinery_figures.py --out "$out/drawings" "$@" ;;
   pytest) pytest_run "${NAME:-pytest}" "$@" ;;
-  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|lanes \"NN NN\"...|wait [S]|start|api|classroom|figures|pytest ARGS" >&2
+  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|lanes \"NN NN\"...|wait [S]|start|api|classroom|figures|drawings|pytest ARGS" >&2
      exit 2 ;;
 esac

@@ -159,10 +159,13 @@ def record(
     *,
     arrive_at: Sequence[int] | None = None,
     names: Sequence[str] | None = None,
+    engine_args: dict[str, Any] | None = None,
 ) -> Recording:
     """Run ``prompts`` through ``llm``'s scheduler one step at a time and record each
     step; request ``i`` arrives just before step ``arrive_at[i]`` (default: all at 0)
-    and is called ``names[i]`` (default: A, B, C, ...).
+    and is called ``names[i]`` (default: A, B, C, ...). ``engine_args`` (e.g. a
+    smaller ``max_num_batched_tokens``) record in an engine of its own: ``llm``'s
+    arguments with these over them.
 
     Raises RemoteUnsupportedError on a class server (its scheduler is not here).
     """
@@ -179,12 +182,13 @@ def record(
         )
     if len(set(names)) != len(names) or min(arrive_at, default=0) < 0:
         raise ValueError("names must differ from each other and arrival steps be >= 0")
-    if not hasattr(llm.llm_engine.engine_core, "engine_core"):
-        # vLLM's client of an engine core in a child process (vlesson's choice on a
-        # GPU, engine.py): its scheduler is out of reach from here.
+    # Without engine_core: vLLM's client of an engine core in a child process
+    # (vlesson's choice on a GPU, engine.py), whose scheduler is out of reach here.
+    if engine_args or not hasattr(llm.llm_engine.engine_core, "engine_core"):
         return _record_in_own_engine(
-            engine.built_with(llm), list(prompts), params, arrive_at, names
-        )
+            {**engine.built_with(llm), **(engine_args or {})},
+            list(prompts), params, arrive_at, names,
+        )  # fmt: skip
     llm_engine = llm.llm_engine
     if llm_engine.has_unfinished_requests():
         raise RuntimeError(
@@ -253,11 +257,7 @@ def _record_in_own_engine(
         with open(job, "wb") as file:
             args = {**engine_args, "enforce_eager": True}
             pickle.dump((args, prompts, params, arrive_at, names), file)
-        with status.elapsed(
-            "recording in an engine of its own (this one's scheduler runs in a child "
-            "process)",
-            "recorded in",
-        ):
+        with status.elapsed("recording in an engine of its own", "recorded in"):
             ran = child.run_with_deadline(
                 [sys.executable, "-c", _JOB, job, result],
                 OWN_ENGINE_SECONDS,
@@ -368,7 +368,11 @@ def draw_timeline(recording: Recording, ax: Axes | None = None) -> Axes:
     ax.set_xticks([i + 0.5 for i in range(steps)], range(steps))
     ax.set_yticks([r + 0.5 for r in range(len(names))], names)
     ax.set_xlabel("scheduler step (the number: tokens computed for the request)")
-    ax.set_title("continuous batching: requests join and leave the running batch")
+    chunked = ", a prompt over several steps (chunked prefill)"
+    ax.set_title(
+        "continuous batching: requests join and leave the running batch"
+        + (chunked if (table["prefill_steps"] > 1).any() else "")
+    )
     ax.legend(
         handles=[
             _box(0, 0, c, label=s) for s, c in STATE_COLOURS.items() if s in shown
