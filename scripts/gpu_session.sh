@@ -16,13 +16,13 @@
 #       /tmp/project/scripts/gpu_session.sh install   - and use that path in the runs below)
 #   3. the long steps, back to back, each under the 600 s a run may take:
 #        bash scripts/gpu_session.sh start                 # bench/gpu_engine_start.py
-#        bash scripts/gpu_session.sh lanes "03 00 02 05" "01 04 06 07"   # one lane per GPU
+#        bash scripts/gpu_session.sh lanes "03 00 02 05" "01 04 04b 06 07"   # one lane per GPU
 #        bash scripts/gpu_session.sh wait 540              # lanes in the background: again
 #                                                   # until all are done; logs come back
 #        bash scripts/gpu_session.sh notebooks 03          # one pytest (nbval) per notebook
 #        bash scripts/gpu_session.sh api                   # tests/integration/test_api_server.py
 #        bash scripts/gpu_session.sh classroom             # test_remote.py + test_classroom.py
-#        bash scripts/gpu_session.sh notebooks 01 04 ...   # one after another
+#        bash scripts/gpu_session.sh notebooks 01 04 04b ...   # one after another
 #        bash scripts/gpu_session.sh figures               # bench/gpu_figures.py, about 210 s
 #        bash scripts/gpu_session.sh drawings              # bench/machinery_figures.py: PNGs
 #  Logs and a summary (one line per step: name, exit status, seconds) go to $OUT (the device

@@ -28,7 +28,7 @@ def reference(notebook: str, exercise: str, **given: Any) -> dict[str, Any]:
     the answer reads)."""
     import vlesson as vl
 
-    nb = json.loads(next(NOTEBOOKS.glob(f"{notebook}*.ipynb")).read_text())
+    nb = json.loads(build.find_source(notebook, NOTEBOOKS).read_text())
     namespace: dict[str, Any] = {"vl": vl, **given}
     # what earlier cells of the notebook imported
     run_cell(
@@ -48,7 +48,7 @@ def reference(notebook: str, exercise: str, **given: Any) -> dict[str, Any]:
 def script(notebook: str, exercise: str, *, learner: bool = False) -> str:
     """The script an exercise's ``%%writefile`` cell writes: the reference (markers
     out), or with ``learner`` the learner's copy (the stub)."""
-    nb = json.loads(next(NOTEBOOKS.glob(f"{notebook}*.ipynb")).read_text())
+    nb = json.loads(build.find_source(notebook, NOTEBOOKS).read_text())
     for cell in nb["cells"]:
         text = build.cell_text(cell)
         if text.startswith(build.WRITEFILE) and any(

@@ -25,11 +25,12 @@ NOTEBOOKS = {
     "07_self_assessment.ipynb": "the checkpoints",
     "03_models_memory_quantization.ipynb": "models and memory (what needs a local engine"
     " says so)",
-    "04_batch_sweep_log_cache.ipynb": "batch, sweep, log and cache",
+    "04_batch_and_sweep.ipynb": "the scheduler, batch and sweep",
+    "04b_run_log_and_cache.ipynb": "the run log and the result cache",
     "06_smart_generator_and_benchmark.ipynb": "the smart generator and the benchmark",
 }
 """Run on the server, each with its learner's copy. `make test` runs the first two (each
-is one to three minutes on a 2-core machine; the workflows of 03, 04 and 06 have tests of
+is one to three minutes on a 2-core machine; the workflows of 03, 04, 04b and 06 have tests of
 their own on the server above); `make classroom-test` and the GPU session run them all
 (VLESSON_CLASSROOM_NOTEBOOKS=all)."""
 ON_THE_SERVER = list(NOTEBOOKS)[

@@ -23,7 +23,7 @@ def wrong(code: str, name: str):
 def test_batch_sweep_and_log_references_pass_and_a_loop_fails(llm):
     means = sweep.summary(sweep_table())  # 2.10's pick reads a sweep's table
     ns = reference("04", "2.9") | reference("04", "2.10", means=means)
-    ns |= reference("04", "2.11")
+    ns |= reference("04b", "2.11")
     assert check.batch_files(ns["batch_generate"], llm).passed
     assert check.sweep(ns["sweep"], llm).passed
     assert check.run_log(ns["log_outputs"], llm).passed

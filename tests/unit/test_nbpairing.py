@@ -15,7 +15,7 @@ from tests.unit.exercises.test_build import CELL, code, notebook
 from vlesson.exercises import build
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOURCES = sorted((ROOT / "notebooks").glob(build.SOURCE_GLOB))
 
 
 def _code(notebook: dict) -> list[dict]:

@@ -51,6 +51,9 @@ SCRIPT_STUB = 'echo "not written yet" >&2; exit 3  # replace this line'
 """The stub of a script written by a ``%%writefile`` cell (bash)."""
 WRITEFILE = "%%writefile"
 LEARNER_DIR = "my-notebooks"
+SOURCE_GLOB = "[0-9][0-9]*_*.ipynb"
+"""The source notebooks: ``NN_topic.ipynb``, or ``NNb_topic.ipynb`` for a notebook that
+continues ``NN`` (``04b_run_log_and_cache``)."""
 """The learner's copies, inside the checkout (gitignored); ``make lab`` opens it."""
 
 _ASSIGNED = re.compile(r"^([A-Za-z_]\w*)\s*=(?!=)")
@@ -237,7 +240,7 @@ def build_missing(
     """Build the learner's copies that are missing; never touch an existing one."""
     src, dest = src or source_dir(), dest or learner_dir()
     built = []
-    for source in sorted(src.glob("[0-9][0-9]_*.ipynb")):
+    for source in sorted(src.glob(SOURCE_GLOB)):
         if names and not any(source.name.startswith(n) for n in names):
             continue
         target = dest / source.name
@@ -247,11 +250,14 @@ def build_missing(
 
 
 def find_source(name: str, src: Path | None = None) -> Path:
-    """Return the source notebook named by its number or name ("01", "01_param...")."""
+    """Return the source notebook named by its number or name ("01", "01_param...");
+    "04" is 04_..., not 04b_..."""
     src = src or source_dir()
     matches = sorted(p for p in src.glob("*.ipynb") if p.name.startswith(name))
+    if len(matches) > 1:
+        matches = [p for p in matches if p.stem.split("_")[0] == name] or matches
     if len(matches) != 1:
-        known = ", ".join(p.stem for p in sorted(src.glob("[0-9][0-9]_*.ipynb")))
+        known = ", ".join(p.stem for p in sorted(src.glob(SOURCE_GLOB)))
         raise FileNotFoundError(f"no single notebook {name!r}; there are: {known}")
     return matches[0]
 

@@ -98,7 +98,7 @@ def read(folder: Path) -> tuple[Exercise, ...]:
     """Return the exercises declared in the source notebooks of folder, in the sheet's
     order."""
     found, parts = [], {}
-    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(folder.glob(build.SOURCE_GLOB)):
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for cell in notebook["cells"]:
             if any(t.startswith(TAG) for t in build.tags(cell)):

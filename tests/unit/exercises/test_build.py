@@ -11,7 +11,7 @@ import pytest
 from vlesson.exercises import build
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOURCES = sorted((ROOT / "notebooks").glob(build.SOURCE_GLOB))
 
 CELL = """def f(x):
     '''Double x.'''
@@ -128,3 +128,14 @@ def test_build_never_overwrites_and_reset_keeps_the_old_copy(tmp_path):
     assert "command = 'mine'" in kept.read_text()
     with pytest.raises(FileNotFoundError, match="there are: 00_contents"):
         build.reset("99", ROOT / "notebooks", dest)
+
+
+def test_a_number_names_its_notebook_not_the_one_that_continues_it(tmp_path):
+    for name in ("04_batch.ipynb", "04b_log.ipynb", "05_api.ipynb", "notes.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert build.find_source("04", tmp_path).name == "04_batch.ipynb"
+    assert build.find_source("04b", tmp_path).name == "04b_log.ipynb"
+    assert build.find_source("04_b", tmp_path).name == "04_batch.ipynb"
+    assert [p.name for p in sorted(tmp_path.glob(build.SOURCE_GLOB))] == [
+        "04_batch.ipynb", "04b_log.ipynb", "05_api.ipynb"
+    ]

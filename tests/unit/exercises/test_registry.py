@@ -43,7 +43,7 @@ def test_the_registry_covers_the_whole_sheet_in_its_order():
 
 
 def test_every_solution_region_and_check_belongs_to_a_declared_exercise():
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted((ROOT / "notebooks").glob(build.SOURCE_GLOB)):
         for cell in json.loads(path.read_text())["cells"]:
             for exercise, *_ in build.regions(build.cell_text(cell)):
                 assert path.stem in registry.get(exercise).notebooks, exercise

@@ -1,4 +1,4 @@
-"""Checks of notebook 04: batch (2.9), sweep (2.10), run log (2.11), cache (2.14).
+"""Checks of notebooks 04 (batch 2.9, sweep 2.10) and 04b (run log 2.11, cache 2.14).
 
 Each grades the learner's function against the real engine (through a ``Recorder``
 that sees every ``llm.generate`` call) or the files it wrote.

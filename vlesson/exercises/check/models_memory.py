@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from vlesson import status
 from vlesson.exercises.grading import NotAttempted, checkpoint
 from vlesson.facts import engine_facts
 from vlesson.models import OFFLINE_MODELS
@@ -31,6 +32,9 @@ EARLY_STOP_PROMPT = "Q: What colour is the sky on a clear day? Answer in one wor
 """A question the model answers in a few tokens, then ends: only a config that forbids
 stopping reaches 150 tokens here."""
 SEEDS = (0, 1, 2)
+STATUS_DELAY_S = 2.0
+"""The check's generation (3 x 150 tokens, 10-40 s on a 2-core CPU) shows a status line
+with the time once it runs this long."""
 
 
 @checkpoint("2.5")
@@ -60,7 +64,10 @@ def focused_params(params: Any, llm: Any) -> tuple[str, Any]:
         one = params.clone()
         one.seed = seed
         seeded.append(one)
-    outputs = llm.generate([EARLY_STOP_PROMPT] * len(SEEDS), seeded, use_tqdm=False)
+    what = f"{len(SEEDS)} seeds x {params.max_tokens} tokens"
+    with status.elapsed(f"checking: generating {what}", f"checked: generated {what} in",
+                        delay=STATUS_DELAY_S):
+        outputs = llm.generate([EARLY_STOP_PROMPT] * len(SEEDS), seeded, use_tqdm=False)
     runs = [
         {
             "seed": seed,

@@ -1,4 +1,4 @@
-"""Notebook 04's checks: the source notebook's answers pass, typical wrong answers get
+"""Notebooks 04 and 04b's checks: the source notebook's answers pass, typical wrong answers get
 their specific hint (never a pass, never a traceback), stubs are "not attempted".
 
 The engine here is a fake whose outputs depend on prompt and settings; the real engine
@@ -22,7 +22,8 @@ from vlesson.workflows import sweep as vl_sweep
 
 pytestmark = pytest.mark.usefixtures("scratch_progress")
 
-NB = "04_batch_sweep_log_cache"
+NB = "04_batch_and_sweep"
+NB_LOG = "04b_run_log_and_cache"
 
 
 class FakeLLM(FakeEngine):
@@ -335,7 +336,7 @@ def test_run_log_right_answers(code):
 
 
 def test_run_log_reference():
-    says(checks.run_log(reference(NB, "2.11")["log_outputs"], FakeLLM()), "right")
+    says(checks.run_log(reference(NB_LOG, "2.11")["log_outputs"], FakeLLM()), "right")
 
 
 # -- 2.14 --------------------------------------------------------------------------------
@@ -474,7 +475,7 @@ def test_result_cache_wrong_answers_get_their_hint(name, tmp_path):
 
 
 def test_cache_reference_answers_pass(tmp_path):
-    ns = reference(NB, "2.14")
+    ns = reference(NB_LOG, "2.14")
     ns["CACHE_DIR"] = tmp_path / "cache"
     says(checks.cache_key(ns["get_cache_key"]), "right", "whatever the order")
     verdict = checks.result_cache(

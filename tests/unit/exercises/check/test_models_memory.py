@@ -115,6 +115,14 @@ def test_focused_reference_passes_with_evidence(tmp_path):
     says(checks.focused_params(..., FakeLLM(tmp_path)), "not attempted")
 
 
+def test_focused_a_slow_generation_shows_its_time(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(checks, "STATUS_DELAY_S", 0.0)  # the fake is never slow
+    checks.focused_params(reference(NB, "2.5")["focused"], FakeLLM(tmp_path))
+    shown = capsys.readouterr().err
+    assert "checking: generating 3 seeds x 150 tokens" in shown
+    assert "checked: generated 3 seeds x 150 tokens in 00:00" in shown
+
+
 # -- 2.6 ---------------------------------------------------------------------------------
 
 KV_HEAD = "def kv_cache_tokens(config, dtype_bytes, cache_bytes, block_size):\n"
