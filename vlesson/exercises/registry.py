@@ -16,8 +16,8 @@ ID``), the cells tagged ``solution:ID`` and the check the notebook calls complet
 
 Ids follow the sheet: "2.1" ... "2.15", "challenge", "bonus" (benchmarking) and
 "self-1" ... "self-7" (the self-assessment list), plus "play-1" ... for the questions of
-the playground (notebook 02). Hints go from a nudge to the name of the tool; none hands
-over the recipe (``vl.solution(id)`` does, on request).
+the playground (notebook 02) and "paging" for reading vLLM's scheduler (04). Hints go
+from a nudge to the name of the tool; none hands over the recipe (``vl.solution(id)`` does, on request).
 
 An exercise may have parts in other notebooks (2.15: validation in 01, the retry in 05):
 their solution regions name its id, and ``Exercise.notebooks`` lists them all.
@@ -42,7 +42,7 @@ TAG = build.EXERCISE_TAG
 
 _HEAD = re.compile(r"^\*\*Exercise (?P<id>\S+) (?P<mark>\S+) (?P<title>.+?)\.\*\*")
 _HINT = re.compile(r"^(?P<number>\d+)\. (?P<text>.+)$")
-_SHEET = ("2.", "play-", "challenge", "bonus", "self-")
+_SHEET = ("2.", "play-", "paging", "challenge", "bonus", "self-")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Exercise:
     """The notebook's file name without ".ipynb", e.g. "01_parameters_and_cli"."""
     mark: str
     """The sheet's mark: 🟢 🟡 🔴, 🎯 for the challenge, 📊 the bonus, ✅ self-assessment,
-    🎚️ the playground's questions."""
+    🎚️ the playground's questions, 🔬 a look inside vLLM."""
     hints: tuple[str, ...] = ()
     """Given one at a time by ``vl.hint(id)``."""
     also_in: tuple[str, ...] = ()
@@ -87,8 +87,8 @@ def parse(cell: dict[str, Any], notebook: str) -> Exercise:
 
 
 def _sheet_order(exercise: Exercise) -> tuple[int, int]:
-    """The sheet's order: 2.1 ... 2.15, play-1 ..., the challenge, the bonus, self-1
-    ... self-7."""
+    """The sheet's order: 2.1 ... 2.15, play-1 ..., paging, the challenge, the bonus,
+    self-1 ... self-7."""
     kind = next(i for i, p in enumerate(_SHEET) if exercise.id.startswith(p))
     number = exercise.id[len(_SHEET[kind]) :]
     return kind, int(number) if number.isdigit() else 0

@@ -35,11 +35,12 @@ def checks_of(exercise: str) -> list:
 def test_the_registry_covers_the_whole_sheet_in_its_order():
     assert IDS == [f"2.{n}" for n in range(1, 16)] + [
         f"play-{n}" for n in range(1, 6)
-    ] + ["challenge", "bonus"] + [f"self-{n}" for n in range(1, 8)]
+    ] + ["paging", "challenge", "bonus"] + [f"self-{n}" for n in range(1, 8)]
     marks = {e.id: e.mark for e in registry.exercises()}
     assert marks["2.1"] == "🟢" and marks["2.5"] == "🟡" and marks["2.9"] == "🔴"
     assert {marks["challenge"], marks["bonus"], marks["self-1"]} == {"🎯", "📊", "✅"}
     assert marks["play-1"] == "🎚️"  # the playground's questions (notebook 02)
+    assert marks["paging"] == "🔬"  # reading vLLM's scheduler (notebook 04)
 
 
 def test_every_solution_region_and_check_belongs_to_a_declared_exercise():

@@ -10,6 +10,7 @@ from vlesson.exercises.check.batch_log_cache import *
 from vlesson.exercises.check.models_memory import *
 from vlesson.exercises.check.parameters import *
 from vlesson.exercises.check.playground import *
+from vlesson.exercises.check.scheduler import *
 from vlesson.exercises.check.self_assessment import *
 from vlesson.exercises.check.shell_scripts import *
 from vlesson.exercises.check.smart_bench import *
