@@ -25,6 +25,9 @@
 #        bash scripts/gpu_session.sh notebooks 01 04 04b ...   # one after another
 #        bash scripts/gpu_session.sh figures               # bench/gpu_figures.py, about 210 s
 #        bash scripts/gpu_session.sh drawings              # bench/machinery_figures.py: PNGs
+#        bash scripts/gpu_session.sh cache-out             # last: the compile caches come back
+#                                                   # in parts; put them in .gpu/ and stage each
+#                                                   # like a chunk: the install unpacks them
 #  Logs and a summary (one line per step: name, exit status, seconds) go to $OUT (the device
 #  tool's folder that comes back) or /tmp/gpu-logs. LIMIT caps each pytest (default 570 s), so a
 #  stuck cell still leaves its log.
@@ -35,13 +38,20 @@ mkdir -p "$out"
 envfile=/tmp/gpu-env.sh
 
 stage() {  # the chunks this run carries, into /tmp/stage (kept while the machine stays warm)
-  mkdir -p /tmp/stage && cp .gpu/c[0-9]* /tmp/stage/ && ls /tmp/stage | tr '\n' ' ' && echo
+  mkdir -p /tmp/stage && { cp .gpu/c[0-9]* /tmp/stage/ 2>/dev/null || true; }
+  # parts of a compile cache (cache-out), named apart from the chunks gpu-install.sh cats (c*)
+  cp .gpu/torch-cache.tgz.* /tmp/stage/ 2>/dev/null || true
+  ls /tmp/stage | tr '\n' ' ' && echo
 }
 
 install() {
   set -e
   stage
   bash .gpu/gpu-install.sh   # all chunks -> /tmp/site (vLLM 0.24.0 and its deps) and models
+  # A compile cache an earlier lease sent back (cache-out): engines start warm, not ~85 s each.
+  if ls /tmp/stage/torch-cache.tgz.* >/dev/null 2>&1; then
+    cat /tmp/stage/torch-cache.tgz.* | tar xzf - -C / && echo "compile cache restored"
+  fi
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .gpu/extra/*.whl
   # schemathesis needs pytest >= 8.4; the image's plugins stay with the image's pytest if it is.
@@ -189,8 +199,13 @@ case "$step" in
          VLESSON_CLASSROOM_NOTEBOOKS=${VLESSON_CLASSROOM_NOTEBOOKS:-all} pytest_run classroom tests/unit/test_remote.py tests/integration/test_classroom.py \
          tests/integration/test_classroom_key.py "$@" ;;
   figures) timed figures python3 bench/gpu_figures.py "$@" ;;
+  # vLLM's and inductor's compile caches, for the next lease's install (.gpu/torch-cache.tgz):
+  # in parts of 40 MB: a run carries at most 64 MiB (stage them like the chunks, then install).
+  cache-out) tar czf - -C / --ignore-failed-read "${HOME#/}/.cache/vllm/torch_compile_cache" \
+               "tmp/torchinductor_$(whoami)" 2>/dev/null | split -b 40M -d - "$out/torch-cache.tgz."
+             du -ch "$out"/torch-cache.tgz.* ;;
   drawings) timed drawings python3 bench/machinery_figures.py --out "$out/drawings" "$@" ;;
   pytest) pytest_run "${NAME:-pytest}" "$@" ;;
-  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|lanes \"NN NN\"...|wait [S]|start|api|classroom|figures|drawings|pytest ARGS" >&2
+  *) echo "usage: gpu_session.sh stage|install|notebooks NN...|lanes \"NN NN\"...|wait [S]|start|api|classroom|figures|drawings|cache-out|pytest ARGS" >&2
      exit 2 ;;
 esac
