@@ -87,6 +87,7 @@ def request_output(
     *,
     prompt_token_ids: list[int] | None = None,
     first_token_latency: float | None = None,
+    cumulative_logprob: float | None = None,
 ) -> Any:
     """vLLM's own ``RequestOutput`` of one finished completion, for the fake engines
     of the checks' unit tests."""
@@ -94,7 +95,7 @@ def request_output(
     from vllm.v1.metrics.stats import RequestStateStats
 
     completion = CompletionOutput(
-        0, text, list(token_ids), None, None, finish_reason=finish_reason
+        0, text, list(token_ids), cumulative_logprob, None, finish_reason=finish_reason
     )
     metrics = None
     if first_token_latency is not None:
