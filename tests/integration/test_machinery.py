@@ -8,7 +8,6 @@ import uuid
 
 from vllm import SamplingParams
 
-from vlesson import engine
 from vlesson.workflows import machinery
 
 
@@ -18,8 +17,9 @@ def test_a_recording_in_its_own_engine_schedules_as_the_one_here(llm):
     prompts = [f"{story} What runs?", f"{story} Why?", "The capital of France is"]
     params = SamplingParams(temperature=0, max_tokens=3, ignore_eos=True)
     here = machinery.record(llm, prompts, params, arrive_at=[0, 1, 1])
-    own = machinery._record_in_own_engine(
-        engine.built_with(llm), prompts, params, [0, 1, 1], ["A", "B", "C"]
+    # Any engine_args record in an engine of its own, as on a GPU.
+    own = machinery.record(
+        llm, prompts, params, arrive_at=[0, 1, 1], engine_args={"enforce_eager": True}
     )
     assert own.timeline().equals(here.timeline()), (own.timeline(), here.timeline())
     assert here.timeline().set_index("request").loc["B", "cached_tokens"] > 0

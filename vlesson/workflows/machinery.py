@@ -279,12 +279,12 @@ def _record_in_own_engine(
 
 
 _JOB = (
-    "import sys; from vlesson.workflows.machinery import run_job; "
-    "run_job(*sys.argv[1:])"
+    "import sys; from vlesson.workflows.machinery import _run_job; "
+    "_run_job(*sys.argv[1:])"
 )
 
 
-def run_job(job: str, result: str) -> None:
+def _run_job(job: str, result: str) -> None:
     """The recording process's work: read the job, record, write the recording."""
     with open(job, "rb") as file:
         args, prompts, params, arrive_at, names = pickle.load(file)
