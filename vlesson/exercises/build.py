@@ -51,10 +51,10 @@ SCRIPT_STUB = 'echo "not written yet" >&2; exit 3  # replace this line'
 """The stub of a script written by a ``%%writefile`` cell (bash)."""
 WRITEFILE = "%%writefile"
 LEARNER_DIR = "my-notebooks"
+"""The learner's copies, inside the checkout (gitignored); ``make lab`` opens it."""
 SOURCE_GLOB = "[0-9][0-9]*_*.ipynb"
 """The source notebooks: ``NN_topic.ipynb``, or ``NNb_topic.ipynb`` for a notebook that
 continues ``NN`` (``04b_run_log_and_cache``)."""
-"""The learner's copies, inside the checkout (gitignored); ``make lab`` opens it."""
 
 _ASSIGNED = re.compile(r"^([A-Za-z_]\w*)\s*=(?!=)")
 _BEGIN_LINE = re.compile(r"^(\s*)### BEGIN SOLUTION\s*(\S*)\s*$")
