@@ -42,6 +42,15 @@ def paging(
     assert guess is None or (
         isinstance(guess, Mapping) and set(GUESS_KEYS) <= set(guess)
     ), f"my_guess_paging is a dict with the keys {', '.join(GUESS_KEYS)}"
+    if guess is not None:
+        b = guess["b_computes"]
+        assert isinstance(b, int | float) and not isinstance(b, bool), (
+            f"your guess b_computes is {b!r}: write a number of tokens"
+        )
+        for key in ("b_next_to_a", "d_waits"):
+            assert isinstance(guess[key], bool), (
+                f"your guess {key} is {guess[key]!r}: write True or False"
+            )
     when = recording.timeline().set_index("request")
     prompt, cached = (int(when.loc["B", c]) for c in ("prompt_tokens", "cached_tokens"))
     computed = _count(reading["b_computed"], "b_computed")
@@ -80,26 +89,19 @@ def _compare_guesses(
     """Say how each prediction made before the run compares with the recording."""
     if guess is None:
         return ""
-    said = []
-    b = guess["b_computes"]
-    if isinstance(b, (int, float)) and not isinstance(b, bool):
-        near = abs(b - computed) <= max(2, 0.15 * computed)
-        said.append(
-            f"you guessed B computes {b:g} tokens: "
-            + ("right" if near else f"it computed {computed}")
-            + ("" if near or b < prompt else ", not its whole prompt")
-        )
-    if isinstance(guess["b_next_to_a"], bool):
-        said.append(
+    b, waits = guess["b_computes"], guess["d_waits"]
+    near = abs(b - computed) <= max(2, 0.15 * computed)
+    said = [
+        f"you guessed B computes {b:g} tokens: "
+        + ("right" if near else f"it computed {computed}")
+        + ("" if near or b < prompt else ", not its whole prompt"),
+        (
             f"you guessed B's blocks {'sit' if guess['b_next_to_a'] else 'do not sit'} "
             "next to A's: no block table needs that - B's first blocks *are* A's, and "
             "its own block is wherever the free queue had one"
-        )
-    if isinstance(guess["d_waits"], bool):
-        waited = d_first > last
-        said.append(
-            f"you guessed D {'waits' if guess['d_waits'] else 'does not wait'}: "
-            + ("right" if guess["d_waits"] == waited else "not so")
-            + f" (D ran from step {d_first}, the last of A, B, C finished at {last})"
-        )
-    return "; ".join(said) + ". " if said else ""
+        ),
+        f"you guessed D {'waits' if waits else 'does not wait'}: "
+        + ("right" if waits == (d_first > last) else "not so")
+        + f" (D ran from step {d_first}, the last of A, B, C finished at {last})",
+    ]
+    return "; ".join(said) + ". "

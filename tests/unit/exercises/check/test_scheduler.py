@@ -69,6 +69,20 @@ def test_readings_and_guesses_must_have_their_keys():
     says(checks.paging(reads(), recording(), guess=...), "not attempted")
 
 
+@pytest.mark.parametrize(
+    ("change", "hint"),
+    [
+        ({"b_computes": "most"}, "write a number of tokens"),
+        ({"b_computes": True}, "write a number of tokens"),
+        ({"d_waits": "yes"}, "your guess d_waits is 'yes': write True or False"),
+        ({"b_next_to_a": 1}, "your guess b_next_to_a is 1: write True or False"),
+    ],
+)
+def test_a_guess_of_the_wrong_type_is_wrong(change, hint):
+    guess = {"b_computes": 4, "b_next_to_a": False, "d_waits": False, **change}
+    says(checks.paging(reads(), recording(), guess=guess), "wrong", hint)
+
+
 def test_the_stub_is_not_attempted():
     stub = learner("def read_recording(recording):\n    raise NotImplementedError\n")
     says(checks.paging(stub["read_recording"], recording()), "not attempted")
