@@ -184,7 +184,8 @@ def record(
         raise ValueError("names must differ from each other and arrival steps be >= 0")
     # Without engine_core: vLLM's client of an engine core in a child process
     # (vlesson's choice on a GPU, engine.py), whose scheduler is out of reach here.
-    if engine_args or not hasattr(llm.llm_engine.engine_core, "engine_core"):
+    in_process = hasattr(llm.llm_engine.engine_core, "engine_core")
+    if engine_args is not None or not in_process:
         return _record_in_own_engine(
             {**engine.built_with(llm), **(engine_args or {})},
             list(prompts), params, arrive_at, names,
