@@ -65,7 +65,9 @@ def main() -> None:
         ["The capital of France is", "Once upon a time", f"{STORY} Question: why?"],
         params,
         arrive_at=[0, 0, 2],
-        engine_args={"enable_chunked_prefill": True, "max_num_batched_tokens": 128},
+        engine_args={
+            "enable_chunked_prefill": True, "max_num_batched_tokens": 128, "max_num_seqs": 8,
+        },
     )
     print(f"\nchunked prefill, budget {chunked.token_budget} tokens a step, "
           f"{time.perf_counter() - start:.1f} s with its engine's start:")
