@@ -1,17 +1,23 @@
-"""A pytest plugin (`-p tests.area_times`, which `make test` passes): time per area at the end.
+"""A pytest plugin (`-p tests.area_times`, which `make test` passes): time per area.
 
 An area is a test folder (tests/unit, tests/integration, tests/browser) or one notebook, so a
-full run shows where its minutes go; `--durations=N` gives the single slowest steps.
+full run shows where its minutes go; `--durations=N` gives the single slowest steps. Each area
+gets a line as soon as the next one starts (with the wall clock since the start), and SIGTERM
+ends the run as Ctrl-C does, with the summary: a run stopped at a time limit (CI's) still
+says where its time went.
 """
 
 from __future__ import annotations
 
+import signal
+import time
 from collections import defaultdict
 
 import pytest
 
 _seconds: dict[str, float] = defaultdict(float)
 _items: dict[str, set[str]] = defaultdict(set)
+_run = {"start": time.monotonic(), "area": None, "reporter": None}
 
 
 def _area(nodeid: str) -> str:
@@ -20,8 +26,26 @@ def _area(nodeid: str) -> str:
     return "/".join(parts[:2]) if parts[0] == "tests" and len(parts) > 2 else path
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}: the run was stopped from outside")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _run["start"] = time.monotonic()
+    _run["reporter"] = config.pluginmanager.get_plugin("terminalreporter")
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _line(area: str) -> str:
+    return f"{_seconds[area]:8.1f} s {len(_items[area]):5d} items  {area}"
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     area = _area(report.nodeid)
+    finished, _run["area"] = _run["area"], area
+    if finished not in (None, area) and _run["reporter"] is not None:
+        wall = time.monotonic() - _run["start"]
+        _run["reporter"].write_line(f"[area done] {_line(finished)} ({wall:.0f} s in all)")
     _seconds[area] += report.duration
     _items[area].add(report.nodeid)
 
@@ -37,5 +61,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"  {area}"
         )
     terminalreporter.write_line(
-        f"{total:8.1f} s in tests (collection and start-up not counted)"
+        f"{total:8.1f} s in tests (collection and start-up not counted);"
+        f" {time.monotonic() - _run['start']:.0f} s of wall clock"
     )
