@@ -231,7 +231,12 @@ def test_fuzzing_from_the_openapi_schema_finds_no_server_error(server, mode):
     assert httpx.get(server.url + "/health").status_code == 200
 
 
-def test_the_app_in_process_emits_each_generation_on_the_run_logger():
+def test_the_app_in_process_logs_each_generation_with_its_engine(tmp_path, llm):
+    """Each generation reaches the run logger (source "api") and the run log, whose
+    row reads the engine's facts. The API's engine is an AsyncLLM, which has no
+    llm_engine: reading that failed inside logging (no row, only a traceback on
+    stderr) until the facts were built once for every kind of engine. One app, one
+    engine start for both."""
     from fastapi.testclient import TestClient
 
     records = []
@@ -241,41 +246,24 @@ def test_the_app_in_process_emits_each_generation_on_the_run_logger():
     runs.addHandler(handler)
     old_level = runs.level
     runs.setLevel(logging.INFO)  # setLevel, not .level =: it clears the level cache
+    path = tmp_path / "api-runs.jsonl"
+    prompts = ["The capital of France is", "1, 2, 3,"]
     app = api.create_app(kv_cache_memory_bytes=512 << 20)
     try:
-        with TestClient(app) as client:  # `with` runs the lifespan: the engine loads
-            response = client.post(
-                "/generate",
-                json={"prompt": ["The capital of France is", "1, 2, 3,"], **GREEDY},
-            )
+        # `with` runs the lifespan: the engine loads
+        with vl.runlog.logging_to(path), TestClient(app) as client:
+            response = client.post("/generate", json={"prompt": prompts, **GREEDY})
     finally:
         runs.removeHandler(handler)
         runs.setLevel(old_level)
     assert response.status_code == 200, response.text
     gens = [r.generation for r in records]
     assert all(isinstance(g, vl.Generation) for g in gens) and len(gens) == 2
-    assert {g.prompt for g in gens} == {"The capital of France is", "1, 2, 3,"}
+    assert {g.prompt for g in gens} == set(prompts)
     assert {r.source for r in records} == {"api"}
     assert [o["text"] for o in response.json()["outputs"]] == [
-        next(g.text for g in gens if g.prompt == p)
-        for p in ("The capital of France is", "1, 2, 3,")
+        next(g.text for g in gens if g.prompt == p) for p in prompts
     ]
-
-
-def test_the_run_log_records_the_apis_generations_with_its_engine(tmp_path, llm):
-    # The run log's handler reads the engine's facts. The API's engine is an AsyncLLM,
-    # which has no llm_engine: reading that failed inside logging (no row, only a
-    # traceback on stderr) until the facts were built once for every kind of engine.
-    from fastapi.testclient import TestClient
-
-    path = tmp_path / "api-runs.jsonl"
-    app = api.create_app(kv_cache_memory_bytes=512 << 20)
-    with vl.runlog.logging_to(path), TestClient(app) as client:
-        response = client.post(
-            "/generate",
-            json={"prompt": ["The capital of France is", "1, 2,"], **GREEDY},
-        )
-    assert response.status_code == 200, response.text
     rows = vl.runlog.load(path)
     assert len(rows) == 2, "the API's generations did not reach the run log"
     local = vl.engine_info(llm)
