@@ -66,8 +66,8 @@ test: setup model browser
 classroom-server: setup model
 	$(PY) -m vlesson classroom-server --host $(SERVER_HOST) --port $(SERVER_PORT) $(SERVER_ARGS)
 
-# Starts a real server on a free loopback port: the remote path, errors, the key, and five
-# notebooks on it (make test runs two of them).
+# Starts a real server on a free loopback port: the remote path, errors, the key, and six
+# notebooks on it (make test runs one of them, 07).
 classroom-test: setup model
 	VLESSON_CLASSROOM_NOTEBOOKS=all $(PY) -m pytest $(PYTEST_ARGS) tests/unit/test_remote.py \
 		tests/integration/test_classroom.py tests/integration/test_classroom_key.py
