@@ -17,7 +17,7 @@ import pytest
 
 _seconds: dict[str, float] = defaultdict(float)
 _items: dict[str, set[str]] = defaultdict(set)
-_run = {"start": time.monotonic(), "area": None, "reporter": None}
+_run = {"start": time.monotonic(), "area": None, "config": None}
 
 
 def _area(nodeid: str) -> str:
@@ -32,7 +32,7 @@ def _interrupt(signum, frame):
 
 def pytest_configure(config: pytest.Config) -> None:
     _run["start"] = time.monotonic()
-    _run["reporter"] = config.pluginmanager.get_plugin("terminalreporter")
+    _run["config"] = config
     signal.signal(signal.SIGTERM, _interrupt)
 
 
@@ -43,9 +43,11 @@ def _line(area: str) -> str:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     area = _area(report.nodeid)
     finished, _run["area"] = _run["area"], area
-    if finished not in (None, area) and _run["reporter"] is not None:
+    # the terminal reporter registers after this plugin's pytest_configure: ask now
+    reporter = _run["config"].pluginmanager.get_plugin("terminalreporter")
+    if finished not in (None, area) and reporter is not None:
         wall = time.monotonic() - _run["start"]
-        _run["reporter"].write_line(f"[area done] {_line(finished)} ({wall:.0f} s in all)")
+        reporter.write_line(f"[area done] {_line(finished)} ({wall:.0f} s in all)")
     _seconds[area] += report.duration
     _items[area].add(report.nodeid)
 
