@@ -252,11 +252,13 @@ def _record_in_own_engine(
     names: list[str],
 ) -> Recording:
     """Record in a fresh process whose engine (the same arguments, no CUDA graphs: a
-    faster start, the same scheduling) runs its core in that process."""
+    faster start, the same scheduling) runs its core in that process. Asynchronous
+    scheduling (on by default on a GPU) is off there: with it, ``step()`` returns the
+    outputs of the step before, and every request would seem to finish a step late."""
     with tempfile.TemporaryDirectory(prefix="vlesson-record-") as folder:
         job, result = os.path.join(folder, "job.pkl"), os.path.join(folder, "rec.pkl")
         with open(job, "wb") as file:
-            args = {**engine_args, "enforce_eager": True}
+            args = {**engine_args, "enforce_eager": True, "async_scheduling": False}
             pickle.dump((args, prompts, params, arrive_at, names), file)
         with status.elapsed("recording in an engine of its own", "recorded in"):
             ran = child.run_with_deadline(
