@@ -111,6 +111,9 @@ def __dir__() -> list[str]:
 # workflow does) binds ``vlesson.generate`` to the module, which would hide the
 # function from ``vl.generate(...)``. The core it pulls in imports no vLLM.
 from vlesson.generate import generate
+from vlesson.paths import put_commands_on_path
+
+put_commands_on_path()  # a notebook's `!vlesson ...` finds this install's command
 
 if TYPE_CHECKING:  # what editors and type checkers see
     from vlesson import (

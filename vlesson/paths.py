@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from vlesson import envvars
@@ -39,3 +40,13 @@ def project_file(*parts: str) -> Path:
             "(git clone, then make setup), not with the vlesson package alone"
         )
     return path
+
+
+def put_commands_on_path() -> None:
+    """Put the folder of this interpreter's commands (``vlesson``, ``jupyter``) first on
+    PATH when it is not there, so that a notebook's ``!vlesson ...`` cell works in a
+    JupyterLab started some other way than ``make lab`` (which puts it there)."""
+    folder = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if folder not in path.split(os.pathsep) and os.path.exists(os.path.join(folder, "vlesson")):
+        os.environ["PATH"] = folder + os.pathsep + path if path else folder
