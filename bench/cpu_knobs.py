@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+import shutil
 import statistics
+import tempfile
 import time
 
 from tqdm import tqdm
@@ -33,6 +36,15 @@ VARIANTS: dict[str, tuple[dict[str, str], dict[str, object]]] = {
     "dtype=float32": ({}, {"dtype": "float32"}),
     "engine core in a child process": ({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, {}),
     "compiled graphs (enforce_eager=False)": ({}, {"enforce_eager": False}),
+    # The same, each pair in compile caches of its own: a first start, then a second one
+    # that finds the first's cache. vLLM's AOT artifacts (its default with torch >= 2.10)
+    # against torch inductor's own cache (VLLM_USE_AOT_COMPILE=0, vlesson's default).
+    "compiled, AOT cache: first start": ({"VLLM_USE_AOT_COMPILE": "1"}, {"enforce_eager": False}),
+    "compiled, AOT cache: next start": ({"VLLM_USE_AOT_COMPILE": "1"}, {"enforce_eager": False}),
+    "compiled, inductor cache: first start": ({"VLLM_USE_AOT_COMPILE": "0"},
+                                              {"enforce_eager": False}),
+    "compiled, inductor cache: next start": ({"VLLM_USE_AOT_COMPILE": "0"},
+                                             {"enforce_eager": False}),
     "OpenMP threads not bound (nobind)": ({"VLLM_CPU_OMP_THREADS_BIND": "nobind"}, {}),
     "OpenMP on one core (bind 0)": ({"VLLM_CPU_OMP_THREADS_BIND": "0"}, {}),
     "max_num_seqs=16": ({}, {"max_num_seqs": 16}),
@@ -73,9 +85,17 @@ def measure(engine_kwargs: dict) -> dict:
     }
 
 
-def run_variant(name: str) -> dict | str:
-    """Run one variant in a child process; return its figures or the reason it failed."""
+def run_variant(name: str, caches: str) -> dict | str:
+    """Run one variant in a child process; return its figures or the reason it failed.
+    A "first start" row empties its compile caches (under ``caches``) first, and its
+    "next start" row reuses them."""
     env, engine_kwargs = VARIANTS[name]
+    if ": " in name:
+        folder = os.path.join(caches, name.split(": ")[0].replace(" ", "_"))
+        if name.endswith("first start"):
+            shutil.rmtree(folder, ignore_errors=True)
+        env = {**env, "VLLM_CACHE_ROOT": os.path.join(folder, "vllm"),
+               "TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, "inductor")}
     return run_child(__file__, json.dumps(engine_kwargs), env)
 
 
@@ -86,21 +106,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every row this many times and print medians")
     parser.add_argument("--skip-compile", action="store_true",
-                        help="leave out the compiled-graphs row (about 2 minutes)")
+                        help="leave out the compiled-graphs rows (2 minutes each)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print_result(measure(json.loads(args.child)))
         return
     names = args.only or [n for n in VARIANTS
-                          if not (args.skip_compile and "enforce_eager" in n)]
+                          if not (args.skip_compile and VARIANTS[n][1].get("enforce_eager") is False)]
     runs: dict[str, list[dict]] = {name: [] for name in names}
+    caches = tempfile.mkdtemp(prefix="vlesson-knobs-")
     for _, name in tqdm(list(itertools.product(range(args.rounds), names)), desc="engines"):
-        row = run_variant(name)
+        row = run_variant(name, caches)
         if isinstance(row, str):
             tqdm.write(f"{name}: failed: {row}")
         else:
             runs[name].append(row)
+    shutil.rmtree(caches, ignore_errors=True)
     _print_table(runs)
 
 

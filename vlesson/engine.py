@@ -85,6 +85,11 @@ CPU_ENVIRONMENT = {
     # instead of 322 tok/s (bench/api_bench.py), and scripts need no __main__ guard.
     # Set VLLM_ENABLE_V1_MULTIPROCESSING=1 to get the child process back.
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    # Compiled graphs only (enforce_eager=False): vLLM 0.32's ahead-of-time artifacts fail
+    # to load on a CPU ("'function' object has no attribute 'finalize_loading'"), so each
+    # start compiled the model again (warm-up 110 s). Torch inductor's own cache serves
+    # the next start instead (warm-up 25 s; bench/cpu_knobs.py, the "compiled" rows).
+    "VLLM_USE_AOT_COMPILE": "0",
 }
 """Environment defaults for vLLM on a CPU (vLLM reads them when an engine starts)."""
 
@@ -103,8 +108,9 @@ def cpu_defaults() -> dict[str, Any]:
         # Native bf16 (AVX512-BF16/AMX): float32 gave 0.66x the 64x64 throughput and 0.72x
         # the stream. Without it, fp32 was 2.5-6x faster than emulated bf16 (FACTS.md).
         "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
-        # Compiled graphs: 64x64 1.25x, stream 1.34x, but ready after 60 s instead of 10 s,
-        # even with vLLM's compile cache warm, and notebook 03 starts eight engines.
+        # Compiled graphs: one stream 1.5x, a slider step 2x, 64x64 about 1x, but ready
+        # after 32 s instead of 15 s with torch's compile cache warm (148 s cold; bench/
+        # cpu_knobs.py, Xeon with AMX), and notebook 03 starts eight engines.
         # Pass enforce_eager=False for a long session on one engine.
         "enforce_eager": True,
         # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
