@@ -1,12 +1,13 @@
 """vlesson's vLLM engine against Hugging Face transformers on this CPU, same weights.
 
-Prints one table from one run (each engine in its own child process, one after the other):
-ready time (import + load), 64 prompts x 64 tokens batched tok/s, one stream of 128 tokens,
-time to first token of a short prompt; then ratios, the memory-bandwidth bound of one fp32
+Prints one table from one run (each engine in its own child process, one after the other;
+vLLM with vlesson's defaults and compiled, ``enforce_eager=False``): ready time (import +
+load), 64 prompts x 64 tokens batched tok/s, one stream of 128 tokens, time to first token
+of a short prompt; then ratios, the memory-bandwidth bound of one fp32
 stream, and the slider latency and vlesson's overhead over a bare ``llm.generate``.
 llama.cpp joins (on F32 and on the original Q4_1 weights) when llama-cpp-python is installed.
 
-    .venv/bin/python bench/cpu_engines.py [--engines vlesson hf-fp32 hf-bf16 llama-cpp ...]
+    .venv/bin/python bench/cpu_engines.py [--engines vlesson vlesson-compiled hf-fp32 llama-cpp ...]
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from workloads import BATCH_PROMPTS, SHORT_PROMPT, print_result, run_child, vllm
 from vlesson.workflows.bench import best_seconds
 
 
-def run_vlesson() -> dict:
-    """vlesson's defaults: get_llm() exactly as a notebook calls it."""
+def run_vlesson(**engine_kwargs) -> dict:
+    """vlesson's defaults: get_llm() exactly as a notebook calls it, with these changes."""
     t = time.perf_counter()
     import vlesson as vl
 
-    llm = vl.get_llm()
+    llm = vl.get_llm(**engine_kwargs)
     ready = time.perf_counter() - t
+    mode = "compiled" if engine_kwargs.get("enforce_eager") is False else "vlesson defaults"
     return {
-        "engine": "vLLM (vlesson defaults: " + vl.engine_info(llm)["dtype"] + ")",
+        "engine": f"vLLM ({mode}: " + vl.engine_info(llm)["dtype"] + ")",
         "ready_s": ready,
         **vllm_figures(vl, llm),
         **_slider_figures(vl, llm),
@@ -168,6 +170,9 @@ def run_llama_cpp(weights: str) -> dict:
 
 RUNNERS = {
     "vlesson": run_vlesson,
+    # enforce_eager=False: its first start on a machine compiles (about 2.5 minutes),
+    # later ones read torch's compile cache; run it twice to see both.
+    "vlesson-compiled": lambda: run_vlesson(enforce_eager=False),
     "hf-fp32": lambda: run_hf("float32"),
     "hf-bf16": lambda: run_hf("bfloat16"),
     "llama-cpp": lambda: run_llama_cpp("f32"),
@@ -189,7 +194,7 @@ def bandwidth_bound() -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    engines = ["vlesson", "hf-fp32", "hf-bf16"]
+    engines = ["vlesson", "vlesson-compiled", "hf-fp32", "hf-bf16"]
     if importlib.util.find_spec("llama_cpp"):  # optional: it compiles for minutes
         engines += ["llama-cpp", "llama-cpp-q4_1"]
     parser.add_argument("--engines", nargs="+", choices=RUNNERS, default=engines)
@@ -214,11 +219,16 @@ def _print_table(rows: list[dict]) -> None:
     for row in rows:
         cells = [f"{row[c]:13.1f}" if row.get(c) is not None else f"{'-':>13}" for c in cols]
         print(f"{row['engine']:40} " + " ".join(cells))
-    ours = next((r for r in rows if r["engine"].startswith("vLLM")), None)
-    for other in rows if ours else []:
-        for c in ("batch_tok_s", "stream_tok_s"):
-            if other is not ours and other.get(c):
-                print(f"{c}: vLLM / {other['engine']} = {ours[c] / other[c]:.2f}x")
+    vllm_rows = [r for r in rows if r["engine"].startswith("vLLM")]
+    ours = vllm_rows[0] if vllm_rows else None
+    for row in vllm_rows:
+        for other in rows:
+            if other is row or (other is not ours and other["engine"].startswith("vLLM")):
+                continue
+            for c in ("batch_tok_s", "stream_tok_s"):
+                if other.get(c):
+                    print(f"{c}: {row['engine']} / {other['engine']} = "
+                          f"{row[c] / other[c]:.2f}x")
     gb_s, bound = bandwidth_bound()
     print(f"memory bandwidth {gb_s:.1f} GB/s -> one fp32 stream <= {bound:.0f} tok/s "
           f"(bf16 weights halve the bytes: <= {2 * bound:.0f} tok/s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -43,5 +44,12 @@ def run_child(script: str, arg: str, env: dict[str, str] | None = None) -> dict 
     )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
-        return (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return (proc.stderr.strip().splitlines() or [_exit_reason(proc.returncode)])[-1]
     return json.loads(line[len("RESULT "):])
+
+
+def _exit_reason(code: int) -> str:
+    """How a child that printed nothing ended: its exit code, or the signal that killed it."""
+    if code < 0:
+        return f"no output, killed by {signal.Signals(-code).name}"
+    return f"no output, exit code {code}"
