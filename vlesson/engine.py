@@ -108,9 +108,10 @@ def cpu_defaults() -> dict[str, Any]:
         # Native bf16 (AVX512-BF16/AMX): float32 gave 0.66x the 64x64 throughput and 0.72x
         # the stream. Without it, fp32 was 2.5-6x faster than emulated bf16 (FACTS.md).
         "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
-        # Compiled graphs: one stream 1.5x, a slider step 2x, 64x64 about 1x, but ready
-        # after 32 s instead of 15 s with torch's compile cache warm (148 s cold; bench/
-        # cpu_knobs.py, Xeon with AMX), and notebook 03 starts eight engines.
+        # Compiled graphs: 64x64 up to 1.5x, one stream 0.9-1.9x (noisy), but ready after
+        # 30-45 s instead of 15-18 s with torch's compile cache warm, 125-148 s cold
+        # (bench/cpu_knobs.py and cpu_engines.py, Xeon with AMX), and notebook 03 starts
+        # eight engines.
         # Pass enforce_eager=False for a long session on one engine.
         "enforce_eager": True,
         # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
