@@ -48,5 +48,6 @@ def put_commands_on_path() -> None:
     JupyterLab started some other way than ``make lab`` (which puts it there)."""
     folder = os.path.dirname(sys.executable)
     path = os.environ.get("PATH", "")
-    if folder not in path.split(os.pathsep) and os.path.exists(os.path.join(folder, "vlesson")):
+    on_path = folder in path.split(os.pathsep)
+    if not on_path and os.path.exists(os.path.join(folder, "vlesson")):
         os.environ["PATH"] = folder + os.pathsep + path if path else folder

@@ -182,10 +182,7 @@ def record(
         )
     if len(set(names)) != len(names) or min(arrive_at, default=0) < 0:
         raise ValueError("names must differ from each other and arrival steps be >= 0")
-    # Without engine_core: vLLM's client of an engine core in a child process
-    # (vlesson's choice on a GPU, engine.py), whose scheduler is out of reach here.
-    in_process = hasattr(llm.llm_engine.engine_core, "engine_core")
-    if engine_args is not None or not in_process:
+    if engine_args is not None or not _steps_readable_here(llm):
         return _record_in_own_engine(
             {**engine.built_with(llm), **(engine_args or {})},
             list(prompts), params, arrive_at, names,
@@ -244,6 +241,16 @@ def record(
     return recording
 
 
+def _steps_readable_here(llm: Any) -> bool:
+    """Whether ``llm``'s scheduler is in this process and each ``step()`` returns the
+    outputs of that step. Not so with the engine core in a child process (vlesson's
+    choice on a GPU, engine.py: vLLM's client then has no ``engine_core``), nor with
+    asynchronous scheduling (a GPU's default: ``step()`` returns the step before's)."""
+    engine_here = llm.llm_engine
+    in_process = hasattr(engine_here.engine_core, "engine_core")
+    return in_process and not engine_here.vllm_config.scheduler_config.async_scheduling
+
+
 def _record_in_own_engine(
     engine_args: dict[str, Any],
     prompts: list[str],
@@ -252,9 +259,8 @@ def _record_in_own_engine(
     names: list[str],
 ) -> Recording:
     """Record in a fresh process whose engine (the same arguments, no CUDA graphs: a
-    faster start, the same scheduling) runs its core in that process. Asynchronous
-    scheduling (on by default on a GPU) is off there: with it, ``step()`` returns the
-    outputs of the step before, and every request would seem to finish a step late."""
+    faster start, the same scheduling) runs its core in that process, with asynchronous
+    scheduling off: there every step is readable (``_steps_readable_here``)."""
     with tempfile.TemporaryDirectory(prefix="vlesson-record-") as folder:
         job, result = os.path.join(folder, "job.pkl"), os.path.join(folder, "rec.pkl")
         with open(job, "wb") as file:

@@ -114,3 +114,19 @@ def test_an_engine_core_in_a_child_process_is_recorded_in_an_engine_of_its_own(
 def test_an_engine_vlesson_did_not_start_names_the_fix():
     with pytest.raises(ValueError, match=r"start it with vl.get_llm\(...\)"):
         engine.built_with(object())
+
+
+@pytest.mark.parametrize(
+    ("core_here", "async_scheduling", "readable"),
+    [(True, False, True), (False, False, False), (True, True, False)],
+)
+def test_steps_are_read_here_only_from_a_synchronous_engine_core_in_this_process(
+    core_here, async_scheduling, readable
+):
+    """On a GPU the engine core is in a child process, or (in this process) its
+    asynchronous scheduling reports each step one step late: both record elsewhere."""
+    core = SimpleNamespace(engine_core=object()) if core_here else SimpleNamespace()
+    scheduler = SimpleNamespace(async_scheduling=async_scheduling)
+    config = SimpleNamespace(scheduler_config=scheduler)
+    llm = SimpleNamespace(llm_engine=SimpleNamespace(engine_core=core, vllm_config=config))
+    assert machinery._steps_readable_here(llm) is readable
