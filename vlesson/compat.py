@@ -43,6 +43,32 @@ def stdout_with_fileno() -> Iterator[None]:
         yield
 
 
+def load_aot_cache_on_cpu() -> None:
+    """Let vLLM 0.32 load the compiled model it saved on a CPU (idempotent).
+
+    After loading its ahead-of-time artifact, vLLM calls ``finalize_loading`` on the
+    compiled function. On a CPU (Dynamo traced once, torch's own inductor backend) that is
+    a plain function without one, so every load failed ("'function' object has no
+    attribute 'finalize_loading'") and each compiled start traced and compiled again. The
+    function needs no finalizing: give it a no-op, only where it has none.
+    """
+    import torch
+
+    load = torch.compiler.load_compiled_function
+    if getattr(load, "finalizes_plain_functions", False):
+        return
+
+    def load_compiled_function(*args, **kwargs):
+        loaded = load(*args, **kwargs)
+        compiled = getattr(getattr(loaded, "_artifacts", None), "compiled_fn", None)
+        if compiled is not None and not hasattr(compiled, "finalize_loading"):
+            compiled.finalize_loading = lambda vllm_config: None
+        return loaded
+
+    load_compiled_function.finalizes_plain_functions = True
+    torch.compiler.load_compiled_function = load_compiled_function
+
+
 def validation_errors() -> tuple[type[BaseException], ...]:
     """Return the exception types SamplingParams raises for a bad value."""
     try:

@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vlesson import envvars, facts, models, status
-from vlesson.compat import stdout_with_fileno
+from vlesson.compat import load_aot_cache_on_cpu, stdout_with_fileno
 from vlesson.names import did_you_mean
 from vlesson.remote import (
     SERVER_ENV,
@@ -85,11 +85,6 @@ CPU_ENVIRONMENT = {
     # instead of 322 tok/s (bench/api_bench.py), and scripts need no __main__ guard.
     # Set VLLM_ENABLE_V1_MULTIPROCESSING=1 to get the child process back.
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    # Compiled graphs only (enforce_eager=False): vLLM 0.32's ahead-of-time artifacts fail
-    # to load on a CPU ("'function' object has no attribute 'finalize_loading'"), so each
-    # start compiled the model again (warm-up 110 s). Torch inductor's own cache serves
-    # the next start instead (warm-up 25 s; bench/cpu_knobs.py, the "compiled" rows).
-    "VLLM_USE_AOT_COMPILE": "0",
 }
 """Environment defaults for vLLM on a CPU (vLLM reads them when an engine starts)."""
 
@@ -108,10 +103,10 @@ def cpu_defaults() -> dict[str, Any]:
         # Native bf16 (AVX512-BF16/AMX): float32 gave 0.66x the 64x64 throughput and 0.72x
         # the stream. Without it, fp32 was 2.5-6x faster than emulated bf16 (FACTS.md).
         "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
-        # Compiled graphs: 64x64 up to 1.5x, one stream 0.9-1.9x (noisy), but ready after
-        # 30-45 s instead of 15-18 s with torch's compile cache warm, 125-148 s cold
-        # (bench/cpu_knobs.py and cpu_engines.py, Xeon with AMX), and notebook 03 starts
-        # eight engines.
+        # Compiled graphs: 64x64 and one stream 1.3x (median of 3; single runs 0.8-2.0x),
+        # but ready after 29 s instead of 20 s once vLLM saved the compiled model, 140-184 s
+        # the first time for each new set of engine arguments (bench/cpu_knobs.py, Xeon
+        # with AMX), and notebook 03 starts eight engines.
         # Pass enforce_eager=False for a long session on one engine.
         "enforce_eager": True,
         # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
@@ -209,6 +204,10 @@ def apply_environment() -> None:
     """Set vlesson's vLLM environment defaults for this machine (CPU or GPU)."""
     for name, value in (CPU_ENVIRONMENT if is_cpu() else GPU_ENVIRONMENT).items():
         os.environ.setdefault(name, value)
+    if is_cpu():
+        # Compiled graphs only (enforce_eager=False): a next start loads the model vLLM
+        # saved, ready after 29 s where tracing it again took 44 s (bench/cpu_knobs.py).
+        load_aot_cache_on_cpu()
 
 
 def effective_engine_args(
