@@ -14,16 +14,13 @@ The figures beside the defaults in ``vlesson/engine.py`` come from this table.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import shutil
-import statistics
 import tempfile
 import time
 
-from tqdm import tqdm
-from workloads import print_result, run_child, vllm_figures
+from workloads import medians, print_result, run_child, run_rounds, vllm_figures
 
 from vlesson.workflows.bench import best_seconds
 
@@ -37,8 +34,9 @@ VARIANTS: dict[str, tuple[dict[str, str], dict[str, object]]] = {
     "engine core in a child process": ({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, {}),
     "compiled graphs (enforce_eager=False)": ({}, {"enforce_eager": False}),
     # The same, each pair in compile caches of its own: a first start, then a second one
-    # that finds the first's cache. vLLM's AOT artifacts (its default with torch >= 2.10)
-    # against torch inductor's own cache (VLLM_USE_AOT_COMPILE=0, vlesson's default).
+    # that finds the first's cache. vLLM's AOT artifacts (its default with torch >= 2.10;
+    # they load on a CPU with compat.load_aot_cache_on_cpu) skip Dynamo's tracing; torch
+    # inductor's own cache alone (VLLM_USE_AOT_COMPILE=0) traces again at every start.
     "compiled, AOT cache: first start": ({"VLLM_USE_AOT_COMPILE": "1"}, {"enforce_eager": False}),
     "compiled, AOT cache: next start": ({"VLLM_USE_AOT_COMPILE": "1"}, {"enforce_eager": False}),
     "compiled, inductor cache: first start": ({"VLLM_USE_AOT_COMPILE": "0"},
@@ -114,14 +112,8 @@ def main() -> None:
         return
     names = args.only or [n for n in VARIANTS
                           if not (args.skip_compile and VARIANTS[n][1].get("enforce_eager") is False)]
-    runs: dict[str, list[dict]] = {name: [] for name in names}
     caches = tempfile.mkdtemp(prefix="vlesson-knobs-")
-    for _, name in tqdm(list(itertools.product(range(args.rounds), names)), desc="engines"):
-        row = run_variant(name, caches)
-        if isinstance(row, str):
-            tqdm.write(f"{name}: failed: {row}")
-        else:
-            runs[name].append(row)
+    runs = run_rounds(names, lambda name: run_variant(name, caches), args.rounds, "engines")
     shutil.rmtree(caches, ignore_errors=True)
     _print_table(runs)
 
@@ -131,12 +123,11 @@ COLUMNS = ["ready_s", "batch_tok_s", "stream_tok_s", "ttft_ms", "slider_ms"]
 
 def _print_table(runs: dict[str, list[dict]]) -> None:
     """Print the median of every figure per variant, with ratios to the first row."""
-    medians = {name: {c: statistics.median(r[c] for r in rows) for c in COLUMNS}
-               for name, rows in runs.items() if rows}
+    table = {name: medians(rows, COLUMNS) for name, rows in runs.items() if rows}
     print(f"{'variant (median of runs)':40} " + " ".join(f"{c:>12}" for c in COLUMNS)
           + "  against the first row")
-    base = next(iter(medians.values()), None)
-    for name, row in medians.items():
+    base = next(iter(table.values()), None)
+    for name, row in table.items():
         cells = " ".join(f"{row[c]:12.1f}" for c in COLUMNS)
         ratios = ", ".join(f"{c.split('_')[0]} {row[c] / base[c]:.2f}x"
                            for c in ("batch_tok_s", "stream_tok_s", "slider_ms"))

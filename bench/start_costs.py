@@ -14,12 +14,10 @@ logprob-rank helper at the first generate).
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 
-from tqdm import tqdm
-from workloads import print_result, run_child
+from workloads import medians, print_result, run_child, run_rounds
 
 GREEDY = {"max_tokens": 8, "temperature": 0}
 
@@ -53,19 +51,16 @@ def main() -> None:
         "no .pyc": {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"},
         "TORCHINDUCTOR_VEC_ISA_OK=1": {"TORCHINDUCTOR_VEC_ISA_OK": "1"},
     }
-    runs: dict[str, list[dict]] = {name: [] for name in rows}
-    order = [name for _ in range(args.rounds) for name in rows]  # interleaved rounds
-    for name in tqdm(order, desc="engine starts"):
-        result = run_child(__file__, "1", rows[name])
-        if isinstance(result, str):
-            raise SystemExit(f"{name}: {result}")
-        runs[name].append(result)
+    runs = run_rounds(list(rows), lambda name: run_child(__file__, "1", rows[name]),
+                      args.rounds, "engine starts")
+    columns = ["ready_s", "first_generate_s", "next_generate_s"]
     print(f"{'row (median)':32} {'ready_s':>8} {'first_gen_s':>12} {'next_gen_s':>11}")
     for name, results in runs.items():
-        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        if not results:
+            continue
+        med = medians(results, columns)
         print(f"{name:32} {med['ready_s']:8.1f} {med['first_generate_s']:12.2f}"
               f" {med['next_generate_s']:11.2f}  (n={len(results)})")
-
 
 if __name__ == "__main__":
     main()

@@ -1,13 +1,19 @@
-"""What the CPU benchmarks (bench/cpu_engines.py, bench/cpu_knobs.py) share: the
-workloads, vLLM's figures on them, and running one measurement in a child process."""
+"""What the CPU benchmarks (bench/cpu_engines.py, bench/cpu_knobs.py, bench/start_costs.py)
+share: the workloads, vLLM's figures on them, running one measurement in a child process,
+and rounds of rows with their medians."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
+from collections.abc import Callable
+
+from tqdm import tqdm
 
 from vlesson.workflows.bench import best_seconds
 
@@ -53,3 +59,23 @@ def _exit_reason(code: int) -> str:
     if code < 0:
         return f"no output, killed by {signal.Signals(-code).name}"
     return f"no output, exit code {code}"
+
+
+def run_rounds(rows: list[str], run: Callable[[str], dict | str], rounds: int,
+               desc: str) -> dict[str, list[dict]]:
+    """Run every row ``rounds`` times, interleaved (all rows, then all again), so that a
+    slow spell of a shared machine falls on every row alike; a failed run is reported and
+    left out."""
+    runs: dict[str, list[dict]] = {name: [] for name in rows}
+    for _, name in tqdm(list(itertools.product(range(rounds), rows)), desc=desc):
+        result = run(name)
+        if isinstance(result, str):
+            tqdm.write(f"{name}: failed: {result}")
+        else:
+            runs[name].append(result)
+    return runs
+
+
+def medians(results: list[dict], columns: list[str]) -> dict[str, float]:
+    """The median of each column over a row's runs."""
+    return {c: statistics.median(r[c] for r in results) for c in columns}
