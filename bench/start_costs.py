@@ -62,5 +62,6 @@ def main() -> None:
         print(f"{name:32} {med['ready_s']:8.1f} {med['first_generate_s']:12.2f}"
               f" {med['next_generate_s']:11.2f}  (n={len(results)})")
 
+
 if __name__ == "__main__":
     main()
