@@ -206,7 +206,8 @@ def apply_environment() -> None:
         os.environ.setdefault(name, value)
     if is_cpu():
         # Compiled graphs only (enforce_eager=False): a next start loads the model vLLM
-        # saved, ready after 29 s where tracing it again took 44 s (bench/cpu_knobs.py).
+        # saved, ready after 21 s where tracing it again took 32 s (bench/cpu_knobs.py,
+        # both in one run; cpu_knobs_compile_caches.txt).
         load_aot_cache_on_cpu()
 
 
