@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import time
+from typing import NamedTuple
 
 from workloads import medians, print_result, run_child, run_rounds, vllm_figures
 
@@ -27,31 +28,42 @@ from vlesson.workflows.bench import best_seconds
 LONG_PROMPT = " ".join(["The Eiffel Tower is a wrought-iron lattice tower in Paris."] * 40)
 """About 560 tokens: the prompt a slider panel sends again and again."""
 
-VARIANTS: dict[str, tuple[dict[str, str], dict[str, object]]] = {
-    # name: (environment, engine arguments) on top of vlesson's CPU defaults
-    "defaults": ({}, {}),
-    "dtype=float32": ({}, {"dtype": "float32"}),
-    "engine core in a child process": ({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, {}),
-    "compiled graphs (enforce_eager=False)": ({}, {"enforce_eager": False}),
+class Variant(NamedTuple):
+    """One row: vLLM environment and engine arguments on top of vlesson's CPU defaults."""
+
+    env: dict[str, str]
+    engine: dict[str, object]
+    caches: str | None = None
+    """Compile caches of its own, under this name, shared by a pair of rows."""
+    first_start: bool = False
+    """Empty those caches before starting (a first start; its pair then finds them)."""
+
+
+COMPILED = {"enforce_eager": False}
+AOT, INDUCTOR = {"VLLM_USE_AOT_COMPILE": "1"}, {"VLLM_USE_AOT_COMPILE": "0"}
+VARIANTS: dict[str, Variant] = {
+    "defaults": Variant({}, {}),
+    "dtype=float32": Variant({}, {"dtype": "float32"}),
+    "engine core in a child process": Variant({"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}, {}),
+    "compiled graphs (enforce_eager=False)": Variant({}, COMPILED),
     # The same, each pair in compile caches of its own: a first start, then a second one
     # that finds the first's cache. vLLM's AOT artifacts (its default with torch >= 2.10;
     # they load on a CPU with compat.load_aot_cache_on_cpu) skip Dynamo's tracing; torch
     # inductor's own cache alone (VLLM_USE_AOT_COMPILE=0) traces again at every start.
-    "compiled, AOT cache: first start": ({"VLLM_USE_AOT_COMPILE": "1"}, {"enforce_eager": False}),
-    "compiled, AOT cache: next start": ({"VLLM_USE_AOT_COMPILE": "1"}, {"enforce_eager": False}),
-    "compiled, inductor cache: first start": ({"VLLM_USE_AOT_COMPILE": "0"},
-                                              {"enforce_eager": False}),
-    "compiled, inductor cache: next start": ({"VLLM_USE_AOT_COMPILE": "0"},
-                                             {"enforce_eager": False}),
-    "OpenMP threads not bound (nobind)": ({"VLLM_CPU_OMP_THREADS_BIND": "nobind"}, {}),
-    "OpenMP on one core (bind 0)": ({"VLLM_CPU_OMP_THREADS_BIND": "0"}, {}),
-    "max_num_seqs=16": ({}, {"max_num_seqs": 16}),
-    "chunked prefill (vLLM's default)": ({}, {"enable_chunked_prefill": True}),
-    "max_num_batched_tokens=16384": ({}, {"max_num_batched_tokens": 16384}),
-    "block_size=32": ({}, {"block_size": 32}),
-    "block_size=256": ({}, {"block_size": 256}),
-    "prefix caching off": ({}, {"enable_prefix_caching": False}),
-    "KV cache 4 GiB": ({}, {"kv_cache_memory_bytes": 4 << 30}),
+    "compiled, AOT cache: first start": Variant(AOT, COMPILED, "aot", first_start=True),
+    "compiled, AOT cache: next start": Variant(AOT, COMPILED, "aot"),
+    "compiled, inductor cache: first start": Variant(INDUCTOR, COMPILED, "inductor",
+                                                     first_start=True),
+    "compiled, inductor cache: next start": Variant(INDUCTOR, COMPILED, "inductor"),
+    "OpenMP threads not bound (nobind)": Variant({"VLLM_CPU_OMP_THREADS_BIND": "nobind"}, {}),
+    "OpenMP on one core (bind 0)": Variant({"VLLM_CPU_OMP_THREADS_BIND": "0"}, {}),
+    "max_num_seqs=16": Variant({}, {"max_num_seqs": 16}),
+    "chunked prefill (vLLM's default)": Variant({}, {"enable_chunked_prefill": True}),
+    "max_num_batched_tokens=16384": Variant({}, {"max_num_batched_tokens": 16384}),
+    "block_size=32": Variant({}, {"block_size": 32}),
+    "block_size=256": Variant({}, {"block_size": 256}),
+    "prefix caching off": Variant({}, {"enable_prefix_caching": False}),
+    "KV cache 4 GiB": Variant({}, {"kv_cache_memory_bytes": 4 << 30}),
 }
 
 
@@ -84,17 +96,16 @@ def measure(engine_kwargs: dict) -> dict:
 
 
 def run_variant(name: str, caches: str) -> dict | str:
-    """Run one variant in a child process; return its figures or the reason it failed.
-    A "first start" row empties its compile caches (under ``caches``) first, and its
-    "next start" row reuses them."""
-    env, engine_kwargs = VARIANTS[name]
-    if ": " in name:
-        folder = os.path.join(caches, name.split(": ")[0].replace(" ", "_"))
-        if name.endswith("first start"):
+    """Run one variant in a child process; return its figures or the reason it failed."""
+    variant = VARIANTS[name]
+    env = variant.env
+    if variant.caches:
+        folder = os.path.join(caches, variant.caches)
+        if variant.first_start:
             shutil.rmtree(folder, ignore_errors=True)
         env = {**env, "VLLM_CACHE_ROOT": os.path.join(folder, "vllm"),
                "TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, "inductor")}
-    return run_child(__file__, json.dumps(engine_kwargs), env)
+    return run_child(__file__, json.dumps(variant.engine), env)
 
 
 def main() -> None:
@@ -110,8 +121,8 @@ def main() -> None:
     if args.child:
         print_result(measure(json.loads(args.child)))
         return
-    names = args.only or [n for n in VARIANTS
-                          if not (args.skip_compile and VARIANTS[n][1].get("enforce_eager") is False)]
+    names = args.only or [n for n, v in VARIANTS.items()
+                          if not (args.skip_compile and v.engine == COMPILED)]
     caches = tempfile.mkdtemp(prefix="vlesson-knobs-")
     runs = run_rounds(names, lambda name: run_variant(name, caches), args.rounds, "engines")
     shutil.rmtree(caches, ignore_errors=True)
