@@ -204,12 +204,15 @@ def main() -> None:
         print_result(RUNNERS[args.child]())
         return
     rows = []
-    for name in args.engines:
+    for i, name in enumerate(args.engines):
         row = run_child(__file__, name)
         if isinstance(row, str):
             print(f"{name}: failed: {row}")
-        else:
-            rows.append(row)
+            continue
+        start = args.engines[:i + 1].count(name)
+        if start > 1:  # the same engine again: a later start (warm caches) is a row of its own
+            row["engine"] += f", start {start}"
+        rows.append(row)
     _print_table(rows)
 
 
