@@ -55,6 +55,11 @@ VARIANTS: dict[str, Variant] = {
     "compiled, inductor cache: first start": Variant(INDUCTOR, COMPILED, "inductor",
                                                      first_start=True),
     "compiled, inductor cache: next start": Variant(INDUCTOR, COMPILED, "inductor"),
+    # float32 is what vlesson picks on a CPU without native bf16 (AVX2): compiled there too.
+    "dtype=float32, compiled: first start": Variant(AOT, {**COMPILED, "dtype": "float32"},
+                                                    "float32", first_start=True),
+    "dtype=float32, compiled: next start": Variant(AOT, {**COMPILED, "dtype": "float32"},
+                                                   "float32"),
     "OpenMP threads not bound (nobind)": Variant({"VLLM_CPU_OMP_THREADS_BIND": "nobind"}, {}),
     "OpenMP on one core (bind 0)": Variant({"VLLM_CPU_OMP_THREADS_BIND": "0"}, {}),
     "max_num_seqs=16": Variant({}, {"max_num_seqs": 16}),
@@ -122,7 +127,7 @@ def main() -> None:
         print_result(measure(json.loads(args.child)))
         return
     names = args.only or [n for n, v in VARIANTS.items()
-                          if not (args.skip_compile and v.engine == COMPILED)]
+                          if not (args.skip_compile and v.engine.get("enforce_eager") is False)]
     caches = tempfile.mkdtemp(prefix="vlesson-knobs-")
     runs = run_rounds(names, lambda name: run_variant(name, caches), args.rounds, "engines")
     shutil.rmtree(caches, ignore_errors=True)
