@@ -3,9 +3,10 @@
 Each row starts vlesson's engine in its own child process with vlesson's CPU defaults
 and exactly one change (an engine argument or a vLLM environment variable), one after
 the other, in ``--rounds`` rounds (a shared 2-core machine is noisy: the same settings
-varied by up to 1.4x between runs), and prints the median of each figure. It measures what a learner feels: ready time (import + load), 64 prompts x
-64 tokens, one stream of 128 tokens, time to first token, and a slider step (32 new
-tokens after a long prompt, the same prompt again and again, as the panel does).
+varied by up to 1.4x between runs), and prints the median of each figure. It measures
+what a learner feels: ready time (import + load), 64 prompts x 64 tokens, one stream of
+128 tokens, time to first token, and a slider step (32 new tokens after a long prompt,
+the same prompt again and again, as the panel does).
 The figures beside the defaults in ``vlesson/engine.py`` come from this table.
 
     .venv/bin/python bench/cpu_knobs.py [--rounds 3] [--only defaults ...] [--skip-compile]

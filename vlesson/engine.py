@@ -103,11 +103,11 @@ def cpu_defaults() -> dict[str, Any]:
         # Native bf16 (AVX512-BF16/AMX): float32 gave 0.66x the 64x64 throughput and 0.72x
         # the stream. Without it, fp32 was 2.5-6x faster than emulated bf16 (FACTS.md).
         "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
-        # Compiled graphs: 64x64 1.24-1.3x, one stream 1.3-1.5x (medians of 3, bench/
-        # cpu_knobs.py and cpu_engines.py), but ready after 18-20 s instead of 10 s on an
-        # EPYC with AVX512-BF16 once vLLM saved the compiled model (29 s against 20 s on a
-        # Xeon with AMX), 80-184 s the first time for each new set of engine arguments, and
-        # notebook 03 starts eight engines.
+        # Compiled graphs, bf16: 64x64 1.24-1.3x, one stream 1.3-1.5x (float32: 1.15x and
+        # 1.2x; bench/cpu_knobs.py medians, bench/cpu_engines.py), but ready after 18-20 s
+        # instead of 10 s on an EPYC with AVX512-BF16 once vLLM saved the compiled model
+        # (29 s against 20 s on a Xeon with AMX), 80-184 s the first time for each new set
+        # of engine arguments, and notebook 03 starts eight engines.
         # Pass enforce_eager=False for a long session on one engine.
         "enforce_eager": True,
         # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
