@@ -22,7 +22,14 @@ import tempfile
 import time
 from typing import NamedTuple
 
-from workloads import medians, print_result, run_child, run_rounds, vllm_figures
+from workloads import (
+    compile_cache_env,
+    medians,
+    print_result,
+    run_child,
+    run_rounds,
+    vllm_figures,
+)
 
 from vlesson.workflows.bench import best_seconds
 
@@ -109,8 +116,7 @@ def run_variant(name: str, caches: str) -> dict | str:
         folder = os.path.join(caches, variant.caches)
         if variant.first_start:
             shutil.rmtree(folder, ignore_errors=True)
-        env = {**env, "VLLM_CACHE_ROOT": os.path.join(folder, "vllm"),
-               "TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, "inductor")}
+        env = {**env, **compile_cache_env(folder)}
     return run_child(__file__, json.dumps(variant.engine), env)
 
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import shutil
 import tempfile
 import time
 
-from workloads import medians, print_result, run_child, run_rounds
+from workloads import compile_cache_env, medians, print_result, run_child, run_rounds
 
 GREEDY = {"max_tokens": 8, "temperature": 0}
 COLUMNS = ["ready_s", "import_s", "load_model_s", "warm_up_s", "first_generate_s",
@@ -83,25 +82,24 @@ def main() -> None:
         return
     empty = tempfile.mkdtemp(prefix="no-pyc-")
     caches = tempfile.mkdtemp(prefix="vlesson-compile-")
-    compiled_env = {"VLLM_CACHE_ROOT": os.path.join(caches, "vllm"),
-                    "TORCHINDUCTOR_CACHE_DIR": os.path.join(caches, "inductor")}
     rows = {
         "compiled .pyc (make setup)": ({}, {}),
         "no .pyc": ({"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}, {}),
         "TORCHINDUCTOR_VEC_ISA_OK=1": ({"TORCHINDUCTOR_VEC_ISA_OK": "1"}, {}),
     }
-    if not args.skip_compile:
-        rows["compiled graphs, cache warm"] = (compiled_env, {"enforce_eager": False})
-        print("compiled graphs: a first start fills a compile cache of its own "
-              "(1.5-3 minutes)", flush=True)
-        first = run_child(__file__, json.dumps({"enforce_eager": False}), compiled_env)
-        print("compiled graphs, first start (fills the cache, not in the table): "
-              + (f"ready {first['ready_s']:.1f} s" if isinstance(first, dict) else first))
 
     def run(name: str) -> dict | str:
         env, engine_kwargs = rows[name]
         return run_child(__file__, json.dumps(engine_kwargs), env)
 
+    if not args.skip_compile:
+        compiled = "compiled graphs, cache warm"
+        rows[compiled] = (compile_cache_env(caches), {"enforce_eager": False})
+        print("compiled graphs: a first start fills a compile cache of its own "
+              "(1.5-3 minutes)", flush=True)
+        first = run(compiled)
+        print("compiled graphs, first start (fills the cache, not in the table): "
+              + (f"ready {first['ready_s']:.1f} s" if isinstance(first, dict) else first))
     runs = run_rounds(list(rows), run, args.rounds, "engine starts")
     shutil.rmtree(caches, ignore_errors=True)
     print(f"{'row (median)':30} " + " ".join(f"{c.removesuffix('_s'):>14}" for c in COLUMNS))

@@ -1,6 +1,6 @@
 """What the CPU benchmarks (bench/cpu_engines.py, bench/cpu_knobs.py, bench/start_costs.py)
 share: the workloads, vLLM's figures on them, running one measurement in a child process,
-and rounds of rows with their medians."""
+compile caches of a row's own, and rounds of rows with their medians."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def vllm_figures(vl, llm) -> dict:
         "stream_tok_s": 128 / best_seconds(gen("Hello", STREAM_PARAMS), 2),
         "ttft_ms": 1000 * best_seconds(gen(SHORT_PROMPT, {"max_tokens": 1})),
     }
+
+
+def compile_cache_env(folder: str) -> dict[str, str]:
+    """The environment that keeps vLLM's and torch inductor's compile caches in ``folder``,
+    so a row's compiled starts neither find nor fill the user's own caches."""
+    return {"VLLM_CACHE_ROOT": os.path.join(folder, "vllm"),
+            "TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, "inductor")}
 
 
 def print_result(figures: dict) -> None:
