@@ -19,8 +19,12 @@ import warnings
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vlesson import envvars, facts, models, status
-from vlesson.compat import load_aot_cache_on_cpu, stdout_with_fileno
+from vlesson import compiled, envvars, facts, models, status
+from vlesson.compat import (
+    load_aot_cache_on_cpu,
+    stdout_with_fileno,
+    warm_up_briefly_on_cpu,
+)
 from vlesson.names import did_you_mean
 from vlesson.remote import (
     SERVER_ENV,
@@ -210,16 +214,25 @@ def apply_environment() -> None:
         # saved, ready after 21 s where tracing it again took 32 s (bench/cpu_knobs.py,
         # both in one run; cpu_knobs_compile_caches.txt).
         load_aot_cache_on_cpu()
+        warm_up_briefly_on_cpu()
 
 
 def effective_engine_args(
     model: str | None = None, **engine_kwargs: Any
 ) -> dict[str, Any]:
-    """Return the engine arguments ``get_llm`` would use: defaults, then the caller's."""
+    """Return the engine arguments ``get_llm`` would use: defaults, then the caller's.
+
+    On a CPU the default is eager mode, except for arguments compiled here before
+    (``vlesson compile``, or an engine started with ``enforce_eager=False``): those run
+    compiled (``vlesson.compiled``)."""
     given = _drop_none(engine_kwargs)
     model = model or models.DEFAULT_MODEL
     args = {**engine_defaults(given), **models.engine_defaults(model), **given}
     args["model"] = model
+    if "enforce_eager" not in given and args.get("enforce_eager") and (
+        compiled.is_compiled(args)
+    ):
+        args["enforce_eager"] = False
     return args
 
 
@@ -333,6 +346,8 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
     facts.remember(
         llm, facts.from_vllm_config(config, name=args["model"], load_seconds=seconds)
     )
+    if not args.get("enforce_eager") and is_cpu():
+        compiled.remember(args, config.compilation_config.local_cache_dir)
     return llm, seconds
 
 
