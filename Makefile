@@ -34,9 +34,11 @@ $(STAMP): pyproject.toml $(wildcard locks/*.txt) scripts/setup.sh scripts/uvenv.
 lock:
 	bash scripts/lock.sh
 
-# Converts the offline model once into ~/.cache/vlesson (or $$VLESSON_HOME); instant after.
+# Converts the offline model once into ~/.cache/vlesson (or $$VLESSON_HOME), then on a CPU
+# compiles the lesson's engines once (1.5-3 minutes; VLESSON_COMPILE=0 skips it); instant after.
 model: setup
 	$(PY) -m vlesson prepare-model
+	$(PY) -m vlesson compile
 
 lab: setup model
 	$(if $(NOTEBOOKS),VLESSON_NOTEBOOKS="$(abspath $(NOTEBOOKS))") bash scripts/lab.sh --port=$(PORT) $(LAB_ARGS) 00_contents.ipynb

@@ -30,4 +30,9 @@ GPU_MEMORY_UTILIZATION = "VLESSON_GPU_MEMORY_UTILIZATION"
 """The share of GPU memory each engine vlesson starts may take on a GPU (default 0.4);
 lower it on a GPU that other work shares."""
 
-ALL = (HOME, SERVER, SERVER_API_KEY, API_KEY, TIMEOUT, PROGRESS, GPU_MEMORY_UTILIZATION)
+COMPILE = "VLESSON_COMPILE"
+"""``0``: engines on a CPU stay in eager mode even where ``vlesson compile`` compiled
+their configuration (default: compiled there, eager elsewhere)."""
+
+ALL = (HOME, SERVER, SERVER_API_KEY, API_KEY, TIMEOUT, PROGRESS, GPU_MEMORY_UTILIZATION,
+       COMPILE)

@@ -22,6 +22,7 @@ COMMANDS = {
     "generate": "vlesson.cli.generate",
     "models": "vlesson.cli.models",
     "prepare-model": "vlesson.cli.models",
+    "compile": "vlesson.cli.compile",
     "batch": "vlesson.cli.batch",
     "sweep": "vlesson.cli.sweep",
     "cache": "vlesson.cli.cache",
@@ -47,6 +48,7 @@ commands:
   generate        generate text for prompts (the lesson's text_generation.py)
   models          list the offline models and where they are
   prepare-model   convert an offline model once (make lab does this)
+  compile         compile the lesson's engines once on a CPU (make lab does this)
   batch           generate every prompt of a file, one result file each (resumable)
   sweep           try a grid of sampling settings in one batched call, recommend one
   cache           show (stats) or empty (clear) the result cache
