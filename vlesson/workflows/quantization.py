@@ -201,16 +201,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
 """Engine settings per variant; ``gptq`` means the checkpoint :func:`write_gptq` makes.
 "full precision" is the engine's default dtype (bfloat16 on CPUs with native bf16)."""
 
-GPU_SETTINGS: dict[str, Any] = {
-    # On a GPU each engine with new settings compiles its graphs (torch.compile) and
-    # captures CUDA graphs before it is ready: about 60 s an engine on an H100 and an
-    # H200, and this comparison starts four, each with settings of its own. Eager, each
-    # was ready in 10 s on the H200 (vLLM 0.24) and the whole table took 89 s. The
-    # variants are compared with each other, all eager alike. A variant's own
-    # ``enforce_eager`` wins. (A CPU keeps its defaults, which are eager already.)
+EVERY_VARIANT: dict[str, Any] = {
+    # The variants are compared with each other, all eager alike. On a GPU each engine
+    # with new settings compiles its graphs (torch.compile) and captures CUDA graphs
+    # before it is ready: about 60 s an engine on an H100 and an H200, and this
+    # comparison starts four, each with settings of its own. Eager, each was ready in
+    # 10 s on the H200 (vLLM 0.24) and the whole table took 89 s. On a CPU the default
+    # engine may run compiled (vlesson.compiled) and the others not: 1.2-1.5x apart
+    # for that alone. A variant's own ``enforce_eager`` wins.
     "enforce_eager": True,
 }
-"""Engine settings that every variant gets on a GPU (see the comment)."""
+"""Engine settings that every variant gets (see the comment)."""
 
 
 NO_INT4_KERNEL = (
@@ -362,8 +363,8 @@ def compare_quantization(
     Columns: perplexity on :data:`PASSAGE`, greedy agreement with the first variant on
     the lesson's prompts, generated tokens/s at ``batch_size``, the RAM the process grew
     by while loading (approximate: the allocator reuses memory of the engine before) and
-    the size of the weight files (online methods convert the same files at load). On a
-    GPU every variant also gets :data:`GPU_SETTINGS` (eager engines: a start in seconds).
+    the size of the weight files (online methods convert the same files at load). Every
+    variant also gets :data:`EVERY_VARIANT` (eager: comparable, each ready in seconds).
     ``progress`` shows a bar over the variants, naming the one in hand.
     """
     import pandas as pd
@@ -371,13 +372,12 @@ def compare_quantization(
     from tqdm.auto import tqdm
 
     rows, reference = [], None
-    common = {} if is_cpu() else GPU_SETTINGS
     chosen = variants or VARIANTS
     steps = tqdm(chosen.items(), total=len(chosen), desc="variants compared",
                  unit="variant", disable=not progress)
     for label, settings in steps:
         steps.set_postfix_str(label)
-        settings = {**common, **settings}
+        settings = {**EVERY_VARIANT, **settings}
         gptq = settings.pop("gptq", False)
         name = str(write_gptq(model)) if gptq else model
         method = "gptq" if gptq else settings.get("quantization", "none")

@@ -27,18 +27,15 @@ def started(monkeypatch):
 
 
 @pytest.mark.parametrize("cpu", [True, False], ids=["cpu", "gpu"])
-def test_every_variant_is_eager_on_a_gpu_only(monkeypatch, started, cpu):
+def test_every_variant_is_eager_so_that_their_speeds_compare(monkeypatch, started, cpu):
+    # a CPU's default engine may run compiled (vlesson.compiled): 1.2-1.5x for that alone
     monkeypatch.setattr(quantization, "is_cpu", lambda: cpu)
     with pytest.raises(Started):
         quantization.compare_quantization({"float32": {"dtype": "float32"}})
-    expected = (
-        {"dtype": "float32"} if cpu else {"dtype": "float32", "enforce_eager": True}
-    )
-    assert started == [expected]
+    assert started == [{"dtype": "float32", "enforce_eager": True}]
 
 
-def test_a_variants_own_enforce_eager_wins_on_a_gpu(monkeypatch, started):
-    monkeypatch.setattr(quantization, "is_cpu", lambda: False)
+def test_a_variants_own_enforce_eager_wins(monkeypatch, started):
     with pytest.raises(Started):
         quantization.compare_quantization({"compiled": {"enforce_eager": False}})
     assert started == [{"enforce_eager": False}]
