@@ -1,13 +1,14 @@
 """vlesson's vLLM engine against Hugging Face transformers on this CPU, same weights.
 
 Prints one table from one run (each engine in its own child process, one after the other;
-vLLM with vlesson's defaults and compiled, ``enforce_eager=False``): ready time (import +
+vLLM in eager mode and with vlesson's defaults, which are compiled graphs once ``vlesson
+compile`` (``make model``) compiled them, else eager): ready time (import +
 load), 64 prompts x 64 tokens batched tok/s, one stream of 128 tokens, time to first token
 of a short prompt; then ratios, the memory-bandwidth bound of one fp32
 stream, and the slider latency and vlesson's overhead over a bare ``llm.generate``.
 llama.cpp joins (on F32 and on the original Q4_1 weights) when llama-cpp-python is installed.
 
-    .venv/bin/python bench/cpu_engines.py [--engines vlesson vlesson-compiled hf-fp32 llama-cpp ...]
+    .venv/bin/python bench/cpu_engines.py [--engines vlesson-eager vlesson hf-fp32 llama-cpp ...]
 """
 
 from __future__ import annotations
@@ -24,15 +25,19 @@ from vlesson.workflows.bench import best_seconds
 
 
 def run_vlesson(**engine_kwargs) -> dict:
-    """vlesson's defaults: get_llm() exactly as a notebook calls it, with these changes."""
+    """vlesson's defaults: get_llm() exactly as a notebook calls it, with these changes
+    (without them, compiled where ``vlesson compile`` compiled the default arguments)."""
     t = time.perf_counter()
     import vlesson as vl
 
     llm = vl.get_llm(**engine_kwargs)
     ready = time.perf_counter() - t
-    mode = "compiled" if engine_kwargs.get("enforce_eager") is False else "vlesson defaults"
+    info = vl.engine_info(llm)
+    mode = "eager" if info["enforce_eager"] else "compiled"
+    if "enforce_eager" not in engine_kwargs:
+        mode += ", vlesson's default"
     return {
-        "engine": f"vLLM ({mode}: " + vl.engine_info(llm)["dtype"] + ")",
+        "engine": f"vLLM ({mode}: " + info["dtype"] + ")",
         "ready_s": ready,
         **vllm_figures(vl, llm),
         **_slider_figures(vl, llm),
@@ -170,8 +175,9 @@ def run_llama_cpp(weights: str) -> dict:
 
 RUNNERS = {
     "vlesson": run_vlesson,
-    # enforce_eager=False: its first start on a machine compiles (about 2.5 minutes),
-    # later ones read torch's compile cache; run it twice to see both.
+    "vlesson-eager": lambda: run_vlesson(enforce_eager=True),
+    # enforce_eager=False: its first start for a set of engine arguments compiles (1.5-3
+    # minutes), later ones load what vLLM saved; run it twice to see both.
     "vlesson-compiled": lambda: run_vlesson(enforce_eager=False),
     "hf-fp32": lambda: run_hf("float32"),
     "hf-bf16": lambda: run_hf("bfloat16"),
@@ -194,7 +200,7 @@ def bandwidth_bound() -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    engines = ["vlesson", "vlesson-compiled", "hf-fp32", "hf-bf16"]
+    engines = ["vlesson-eager", "vlesson", "hf-fp32", "hf-bf16"]
     if importlib.util.find_spec("llama_cpp"):  # optional: it compiles for minutes
         engines += ["llama-cpp", "llama-cpp-q4_1"]
     parser.add_argument("--engines", nargs="+", choices=RUNNERS, default=engines)
@@ -235,10 +241,10 @@ def _print_table(rows: list[dict]) -> None:
     gb_s, bound = bandwidth_bound()
     print(f"memory bandwidth {gb_s:.1f} GB/s -> one fp32 stream <= {bound:.0f} tok/s "
           f"(bf16 weights halve the bytes: <= {2 * bound:.0f} tok/s)")
-    if ours:
-        for key in ("slider_ms", "bare_generate_ms", "overhead_ms"):
-            if key in ours:
-                print(f"{key}: {ours[key]:.1f}")
+    for row in vllm_rows:
+        figures = [f"{key} {row[key]:.1f}"
+                   for key in ("slider_ms", "bare_generate_ms", "overhead_ms") if key in row]
+        print(f"{row['engine']}: " + ", ".join(figures))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Which vLLM engine settings serve a learner best on this CPU: one knob at a time.
 
 Each row starts vlesson's engine in its own child process with vlesson's CPU defaults
-and exactly one change (an engine argument or a vLLM environment variable), one after
+in eager mode (``VLESSON_COMPILE=0``: only the compiled rows compile) and exactly one change (an engine argument or a vLLM environment variable), one after
 the other, in ``--rounds`` rounds (a shared 2-core machine is noisy: the same settings
 varied by up to 1.4x between runs), and prints the median of each figure. It measures
 what a learner feels: ready time (import + load), 64 prompts x 64 tokens, one stream of
@@ -23,7 +23,10 @@ import time
 from typing import NamedTuple
 
 from workloads import (
+    EAGER_UNLESS_ASKED,
+    VLLM_WARM_UP,
     compile_cache_env,
+    keep_vllms_warm_up_if_asked,
     medians,
     print_result,
     run_child,
@@ -60,6 +63,9 @@ VARIANTS: dict[str, Variant] = {
     # inductor's own cache alone (VLLM_USE_AOT_COMPILE=0) traces again at every start.
     "compiled, AOT cache: first start": Variant(AOT, COMPILED, "aot", first_start=True),
     "compiled, AOT cache: next start": Variant(AOT, COMPILED, "aot"),
+    # vLLM's own warm-up (a forward pass over 8,192 tokens) instead of vlesson's 16.
+    "compiled, AOT cache: next start, vLLM's warm-up": Variant({**AOT, **VLLM_WARM_UP},
+                                                               COMPILED, "aot"),
     "compiled, inductor cache: first start": Variant(INDUCTOR, COMPILED, "inductor",
                                                      first_start=True),
     "compiled, inductor cache: next start": Variant(INDUCTOR, COMPILED, "inductor"),
@@ -111,7 +117,7 @@ def measure(engine_kwargs: dict) -> dict:
 def run_variant(name: str, caches: str) -> dict | str:
     """Run one variant in a child process; return its figures or the reason it failed."""
     variant = VARIANTS[name]
-    env = variant.env
+    env = {**EAGER_UNLESS_ASKED, **variant.env}
     if variant.caches:
         folder = os.path.join(caches, variant.caches)
         if variant.first_start:
@@ -131,6 +137,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        keep_vllms_warm_up_if_asked()
         print_result(measure(json.loads(args.child)))
         return
     names = args.only or [n for n, v in VARIANTS.items()

@@ -1,8 +1,8 @@
 """What one engine start costs a learner, side by side: import + ``get_llm``, the first
 generate (8 tokens) and the next one, each row in a fresh interpreter; and where the
 ready time goes: importing vlesson and vLLM (``import``), loading the weights, and the warm-up that
-compiled graphs add (a forward pass over ``max_num_batched_tokens`` dummy tokens, which
-also loads the compiled model vLLM saved).
+compiled graphs add (a forward pass over 16 dummy tokens, which also loads the compiled
+model vLLM saved; vLLM's own runs ``max_num_batched_tokens``, a row of its own).
 
 Rows: the venv as ``make setup`` leaves it (every ``.pyc`` compiled at install); the same
 venv as if no ``.pyc`` existed (Python looks for them under an empty
@@ -11,6 +11,7 @@ venv as if no ``.pyc`` existed (Python looks for them under an empty
 loading a probe library per vector ISA before its first compile: vLLM compiles its
 logprob-rank helper at the first generate); and compiled graphs (``enforce_eager=False``)
 with vLLM's compile cache warm (a first start, not counted, fills a cache of its own).
+Rows other than the compiled ones are eager (``VLESSON_COMPILE=0``).
 
     .venv/bin/python bench/start_costs.py [--rounds 2] [--skip-compile]
 """
@@ -24,7 +25,16 @@ import shutil
 import tempfile
 import time
 
-from workloads import compile_cache_env, medians, print_result, run_child, run_rounds
+from workloads import (
+    EAGER_UNLESS_ASKED,
+    VLLM_WARM_UP,
+    compile_cache_env,
+    keep_vllms_warm_up_if_asked,
+    medians,
+    print_result,
+    run_child,
+    run_rounds,
+)
 
 GREEDY = {"max_tokens": 8, "temperature": 0}
 COLUMNS = ["ready_s", "import_s", "load_model_s", "warm_up_s", "first_generate_s",
@@ -78,6 +88,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        keep_vllms_warm_up_if_asked()
         print_result(measure(json.loads(args.child)))
         return
     empty = tempfile.mkdtemp(prefix="no-pyc-")
@@ -90,11 +101,13 @@ def main() -> None:
 
     def run(name: str) -> dict | str:
         env, engine_kwargs = rows[name]
-        return run_child(__file__, json.dumps(engine_kwargs), env)
+        return run_child(__file__, json.dumps(engine_kwargs), {**EAGER_UNLESS_ASKED, **env})
 
     if not args.skip_compile:
         compiled = "compiled graphs, cache warm"
         rows[compiled] = (compile_cache_env(caches), {"enforce_eager": False})
+        rows[compiled + ", vLLM's warm-up"] = ({**compile_cache_env(caches), **VLLM_WARM_UP},
+                                               {"enforce_eager": False})
         print("compiled graphs: a first start fills a compile cache of its own "
               "(1.5-3 minutes)", flush=True)
         first = run(compiled)

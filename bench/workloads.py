@@ -43,6 +43,23 @@ def compile_cache_env(folder: str) -> dict[str, str]:
             "TORCHINDUCTOR_CACHE_DIR": os.path.join(folder, "inductor")}
 
 
+VLLM_WARM_UP = {"VLESSON_BENCH_VLLM_WARM_UP": "1"}
+"""A row's environment that gives a compiled CPU engine vLLM's own warm-up (a forward
+pass over the whole step budget) instead of vlesson's 16 tokens: the figures before."""
+EAGER_UNLESS_ASKED = {"VLESSON_COMPILE": "0"}
+"""A row's environment where only ``enforce_eager=False`` compiles, whatever
+``vlesson compile`` compiled for the user."""
+
+
+def keep_vllms_warm_up_if_asked() -> None:
+    """In a child: undo ``compat.warm_up_briefly_on_cpu`` where the row asked for
+    :data:`VLLM_WARM_UP`."""
+    if os.environ.get(next(iter(VLLM_WARM_UP))) == "1":
+        import vlesson.engine
+
+        vlesson.engine.warm_up_briefly_on_cpu = lambda: None
+
+
 def print_result(figures: dict) -> None:
     """Hand a child's figures to the parent (see run_child)."""
     print("RESULT " + json.dumps(figures))
