@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from vlesson import compiled, engine, envvars, models
+from vlesson.models import ModelNotAvailableError, ModelNotFoundError
 
 DESCRIPTION = """Compile the lesson's engine configurations once on a CPU (vLLM's compiled
 graphs: faster steps than eager mode), so that every later start with the same engine
@@ -48,7 +50,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             continue
         print(f"{prog}: compiling {args.model} ({label}) once: 1.5-3 minutes the first "
               "time")
-        engine.get_llm(args.model, enforce_eager=False, **extra)
+        try:
+            engine.get_llm(args.model, enforce_eager=False, **extra)
+        except (ModelNotAvailableError, ModelNotFoundError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the lesson runs eager without it
+            engine.release()
+            first = (str(exc).strip().splitlines() or [""])[0]
+            print(f"{prog}: compiling failed ({type(exc).__name__}: {first}), so these "
+                  "engines stay eager", file=sys.stderr)
+            continue
         if not engine.effective_engine_args(args.model, **extra)["enforce_eager"]:
             print(f"{prog}: done: engines with these arguments now start compiled")
         else:
