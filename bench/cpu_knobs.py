@@ -63,7 +63,8 @@ VARIANTS: dict[str, Variant] = {
     # inductor's own cache alone (VLLM_USE_AOT_COMPILE=0) traces again at every start.
     "compiled, AOT cache: first start": Variant(AOT, COMPILED, "aot", first_start=True),
     "compiled, AOT cache: next start": Variant(AOT, COMPILED, "aot"),
-    # vLLM's own warm-up (a forward pass over 8,192 tokens) instead of vlesson's 16.
+    # A next start warms up on 16 tokens (compat.briefly_warmed_up); here with vLLM's
+    # own warm-up instead, a forward pass over 8,192 tokens (what a first start runs).
     "compiled, AOT cache: next start, vLLM's warm-up": Variant({**AOT, **VLLM_WARM_UP},
                                                                COMPILED, "aot"),
     "compiled, inductor cache: first start": Variant(INDUCTOR, COMPILED, "inductor",

@@ -52,12 +52,14 @@ EAGER_UNLESS_ASKED = {"VLESSON_COMPILE": "0"}
 
 
 def keep_vllms_warm_up_if_asked() -> None:
-    """In a child: undo ``compat.warm_up_briefly_on_cpu`` where the row asked for
-    :data:`VLLM_WARM_UP`."""
+    """In a child: keep vLLM's warm-up where the row asked for :data:`VLLM_WARM_UP`,
+    also for a start that loads what vLLM saved (``compat.briefly_warmed_up``)."""
     if os.environ.get(next(iter(VLLM_WARM_UP))) == "1":
+        import contextlib
+
         import vlesson.engine
 
-        vlesson.engine.warm_up_briefly_on_cpu = lambda: None
+        vlesson.engine.briefly_warmed_up = contextlib.nullcontext
 
 
 def print_result(figures: dict) -> None:

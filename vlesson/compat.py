@@ -10,6 +10,7 @@ import functools
 import io
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 
 def flexible_argument_parser() -> type:
@@ -70,19 +71,22 @@ def load_aot_cache_on_cpu() -> None:
 
 
 WARM_UP_TOKENS = 16
-"""Tokens in the forward pass a compiled CPU engine warms up with (``warm_up_briefly_on_cpu``)."""
+"""Tokens in the forward pass of a brief warm-up (``briefly_warmed_up``)."""
+
+_warm_up = {"brief": False}
 
 
 def warm_up_briefly_on_cpu() -> None:
-    """Let a compiled CPU engine warm up on 16 tokens instead of its whole step budget.
+    """Install the brief warm-up that ``briefly_warmed_up`` turns on (idempotent).
 
     vLLM's CPU warm-up (compiled graphs only) runs one forward pass over
-    ``max_num_batched_tokens`` tokens (8,192 with vlesson's defaults): 7.8-8.3 s of a warm
-    start that was ready after 17.8-18.9 s on a 2-core EPYC. Dynamo traces the model once,
-    with dynamic sizes, so 16 tokens compile (first start) or load (later) the same graph:
-    ready after 10.9-13.4 s, with the same speed at every size afterwards and the same
-    text (``bench/start_costs.py``). The sampler's warm-up stays. Multimodal and pooling
-    models keep vLLM's own; a release without these methods is left alone. Idempotent.
+    ``max_num_batched_tokens`` tokens (8,192 with vlesson's defaults). A start that
+    compiles should: torch tunes the graph for the sizes it first sees (compiled after 16
+    tokens, a 64 x 64 batch ran 0.9x as fast, bench/cpu_knobs.py). A start that loads
+    what vLLM saved compiles nothing, and that pass was 7.8-8.3 s of a start ready after
+    18 s on a 2-core EPYC; 16 tokens load the same graph (ready after 11-13 s). The
+    sampler's warm-up stays; multimodal and pooling models keep vLLM's own; a release
+    without these methods is left alone.
     """
     try:
         from vllm.config import CompilationMode
@@ -98,11 +102,10 @@ def warm_up_briefly_on_cpu() -> None:
         return
 
     def warming_up_model(self) -> None:
-        if self.vllm_config.compilation_config.mode == CompilationMode.NONE:
-            return
-        if getattr(self, "supports_mm_inputs", False) or getattr(
-            self, "is_pooling_model", False
-        ):
+        if (not _warm_up["brief"]
+                or self.vllm_config.compilation_config.mode == CompilationMode.NONE
+                or getattr(self, "supports_mm_inputs", False)
+                or getattr(self, "is_pooling_model", False)):
             original(self)
             return
         with settings(self.vllm_config):
@@ -113,6 +116,36 @@ def warm_up_briefly_on_cpu() -> None:
 
     warming_up_model.brief = True
     runner.warming_up_model = warming_up_model
+
+
+@contextlib.contextmanager
+def briefly_warmed_up() -> Iterator[None]:
+    """Within: a compiled CPU engine that starts in this process warms up on 16 tokens
+    (for a start that loads the model vLLM saved: ``warm_up_briefly_on_cpu``)."""
+    warm_up_briefly_on_cpu()
+    _warm_up["brief"] = True
+    try:
+        yield
+    finally:
+        _warm_up["brief"] = False
+
+
+def loaded_saved_compiled_model(llm: Any) -> bool | None:
+    """Return whether a compiled engine's start loaded the model vLLM had saved (False:
+    it compiled anew); None where that cannot be told (no ahead-of-time cache in use,
+    or a release without the flag)."""
+    try:
+        from vllm import envs
+
+        if not envs.VLLM_USE_AOT_COMPILE:
+            return None
+        flags = llm.apply_model(lambda model: [
+            module.was_aot_compile_fn_loaded_from_disk for module in model.modules()
+            if hasattr(module, "was_aot_compile_fn_loaded_from_disk")])
+    except Exception:  # noqa: BLE001 - any failure here only means "cannot tell"
+        return None
+    found = [flag for worker in flags for flag in worker]
+    return any(found) if found else None
 
 
 def validation_errors() -> tuple[type[BaseException], ...]:

@@ -32,10 +32,10 @@ def enabled() -> bool:
 
 def marker(args: Mapping[str, Any]) -> Path:
     """Return the marker file of these engine arguments (``enforce_eager`` aside) with
-    this vLLM and torch: a new release compiles anew."""
+    this vLLM and torch (a new release compiles anew) and vLLM's cache folder."""
     others = {name: value for name, value in args.items() if name != "enforce_eager"}
-    key = json.dumps({"engine_args": others, "versions": _versions()}, sort_keys=True,
-                     default=str)
+    key = json.dumps({"engine_args": others, "versions": _versions(),
+                      "vllm_cache": vllm_cache_root()}, sort_keys=True, default=str)
     return paths.home() / FOLDER / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
@@ -65,6 +65,21 @@ def remember(args: Mapping[str, Any], saved_by_vllm: str | None) -> Path | None:
     partial.write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
     partial.replace(path)
     return path
+
+
+def forget(args: Mapping[str, Any]) -> None:
+    """Remove the marker of these arguments: they start eager again."""
+    marker(args).unlink(missing_ok=True)
+
+
+def vllm_cache_root() -> str:
+    """Return the folder vLLM keeps its compiled models under, as vLLM picks it."""
+    explicit = os.environ.get("VLLM_CACHE_ROOT")
+    if explicit:
+        return os.path.expanduser(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                             ".cache")
+    return os.path.join(cache, "vllm")
 
 
 def _versions() -> dict[str, str]:

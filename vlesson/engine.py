@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from vlesson import compiled, envvars, facts, models, status
 from vlesson.compat import (
+    briefly_warmed_up,
     load_aot_cache_on_cpu,
+    loaded_saved_compiled_model,
     stdout_with_fileno,
-    warm_up_briefly_on_cpu,
 )
 from vlesson.names import did_you_mean
 from vlesson.remote import (
@@ -107,12 +108,13 @@ def cpu_defaults() -> dict[str, Any]:
         # Native bf16 (AVX512-BF16/AMX): float32 gave 0.66x the 64x64 throughput and 0.72x
         # the stream. Without it, fp32 was 2.5-6x faster than emulated bf16 (FACTS.md).
         "dtype": "bfloat16" if cpu_has_native_bf16() else "float32",
+        # Eager, except where these arguments were compiled before (vlesson.compiled;
+        # `vlesson compile`, which `make model` runs, compiles the notebooks' two).
         # Compiled graphs, bf16: 64x64 1.24-1.3x, one stream 1.3-1.5x (float32: 1.15x and
-        # 1.2x; bench/cpu_knobs.py medians, bench/cpu_engines.py), but ready after 18-20 s
-        # instead of 10 s on an EPYC with AVX512-BF16 once vLLM saved the compiled model
-        # (29 s against 20 s on a Xeon with AMX), 80-184 s the first time for each new set
-        # of engine arguments, and notebook 03 starts eight engines.
-        # Pass enforce_eager=False for a long session on one engine.
+        # 1.2x; bench/cpu_knobs.py medians, bench/cpu_engines.py), ready about as soon
+        # once vLLM saved the compiled model (compat.briefly_warmed_up), but after
+        # 80-184 s the first time for each new set of engine arguments, and notebook 03
+        # starts eight engines.
         "enforce_eager": True,
         # On CPU vLLM reads --gpu-memory-utilization as a share of the NUMA node's RAM,
         # minus what the process already uses: fragile across machines. A fixed KV cache
@@ -214,7 +216,6 @@ def apply_environment() -> None:
         # saved, ready after 21 s where tracing it again took 32 s (bench/cpu_knobs.py,
         # both in one run; cpu_knobs_compile_caches.txt).
         load_aot_cache_on_cpu()
-        warm_up_briefly_on_cpu()
 
 
 def effective_engine_args(
@@ -327,7 +328,9 @@ def starting_engine(args: Mapping[str, Any], what: str) -> Iterator[dict[str, An
     resolved = {**args, "model": models.resolve(args["model"])}
     apply_environment()
     logger.info("starting %s: %s", what, args)
-    with stdout_with_fileno():
+    # Compiled before: the start loads what vLLM saved, and needs no long warm-up.
+    loads = is_cpu() and compiled.is_compiled(args)
+    with stdout_with_fileno(), briefly_warmed_up() if loads else contextlib.nullcontext():
         yield resolved
 
 
@@ -347,8 +350,22 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
         llm, facts.from_vllm_config(config, name=args["model"], load_seconds=seconds)
     )
     if not args.get("enforce_eager") and is_cpu():
-        compiled.remember(args, config.compilation_config.local_cache_dir)
+        _note_compiled(args, llm, config.compilation_config.local_cache_dir)
     return llm, seconds
+
+
+def _note_compiled(args: Mapping[str, Any], llm: LLM, saved_by_vllm: str | None) -> None:
+    """Mark these arguments compiled, unless this start was to load vLLM's saved model
+    and compiled anew instead: then they go back to eager, so that no later start
+    waits minutes again (``vlesson compile`` tries once more)."""
+    if compiled.is_compiled(args) and loaded_saved_compiled_model(llm) is False:
+        compiled.forget(args)
+        logger.warning(
+            "vLLM compiled this engine again instead of loading what it had saved; "
+            "engines with these arguments start in eager mode from now on "
+            "(`vlesson compile` tries once more)")
+        return
+    compiled.remember(args, saved_by_vllm)
 
 
 def _model_label(model: str) -> str:

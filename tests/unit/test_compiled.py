@@ -13,17 +13,21 @@ DEFAULT = {"model": "smollm2-135m-instruct", "dtype": "bfloat16", "enforce_eager
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv(envvars.HOME, str(tmp_path / "home"))
     monkeypatch.delenv(envvars.COMPILE, raising=False)
+    monkeypatch.delenv("VLLM_CACHE_ROOT", raising=False)
     saved = tmp_path / "vllm-cache" / "torch_aot_compile" / "abc"
     saved.mkdir(parents=True)
     return saved
 
 
-def test_the_marker_ignores_eager_mode_but_not_other_arguments_or_versions(
+def test_the_marker_ignores_eager_mode_but_not_arguments_versions_or_cache(
     home, monkeypatch
 ):
     assert compiled.marker(DEFAULT) == compiled.marker({**DEFAULT, "enforce_eager": False})
     assert compiled.marker(DEFAULT) != compiled.marker({**DEFAULT, "dtype": "float32"})
     before = compiled.marker(DEFAULT)
+    monkeypatch.setenv("VLLM_CACHE_ROOT", str(home))  # another cache: not compiled there
+    assert compiled.marker(DEFAULT) != before
+    monkeypatch.delenv("VLLM_CACHE_ROOT")
     monkeypatch.setattr(compiled, "_versions", lambda: {"vllm": "9.9", "torch": "9.9"})
     assert compiled.marker(DEFAULT) != before
 
@@ -68,3 +72,35 @@ def test_a_gpu_keeps_vllms_own_choice(home, monkeypatch):
     monkeypatch.setattr(engine, "is_cpu", lambda: False)
     compiled.remember(engine.effective_engine_args(), str(home))
     assert "enforce_eager" not in engine.effective_engine_args()
+
+
+@pytest.mark.parametrize("loaded, kept", [(True, True), (None, True), (False, False)])
+def test_a_start_that_compiled_anew_instead_of_loading_goes_back_to_eager(
+    home, monkeypatch, loaded, kept
+):
+    monkeypatch.setattr(engine, "loaded_saved_compiled_model", lambda llm: loaded)
+    compiled.remember(DEFAULT, str(home))
+    engine._note_compiled({**DEFAULT, "enforce_eager": False}, object(), str(home))
+    assert compiled.is_compiled(DEFAULT) is kept
+
+
+def test_a_first_compile_is_marked_whatever_it_loaded(home, monkeypatch):
+    monkeypatch.setattr(engine, "loaded_saved_compiled_model", lambda llm: False)
+    engine._note_compiled(DEFAULT, object(), str(home))
+    assert compiled.is_compiled(DEFAULT)
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_only_a_start_that_loads_warms_up_briefly(home, monkeypatch, marked):
+    from vlesson import compat, models
+
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+    monkeypatch.setattr(engine, "apply_environment", lambda: None)
+    monkeypatch.setattr(models, "check_available", lambda model: None)
+    monkeypatch.setattr(models, "resolve", lambda model: model)
+    monkeypatch.setattr(compat, "warm_up_briefly_on_cpu", lambda: None)
+    if marked:
+        compiled.remember(DEFAULT, str(home))
+    with engine.starting_engine(DEFAULT, "test engine"):
+        assert compat._warm_up["brief"] is marked
+    assert compat._warm_up["brief"] is False
