@@ -41,9 +41,7 @@ def marker(args: Mapping[str, Any]) -> Path:
 
 def is_compiled(args: Mapping[str, Any]) -> bool:
     """Return True when these engine arguments were compiled here and what vLLM saved
-    of it is still on disk (and ``VLESSON_COMPILE`` is not 0)."""
-    if not enabled():
-        return False
+    of it is still on disk (``VLESSON_COMPILE=0`` or not)."""
     try:
         saved = json.loads(marker(args).read_text())
         return Path(saved["saved_by_vllm"]).is_dir()

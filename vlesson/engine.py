@@ -231,7 +231,7 @@ def effective_engine_args(
     args = {**engine_defaults(given), **models.engine_defaults(model), **given}
     args["model"] = model
     if "enforce_eager" not in given and args.get("enforce_eager") and (
-        compiled.is_compiled(args)
+        compiled.enabled() and compiled.is_compiled(args)
     ):
         args["enforce_eager"] = False
     return args

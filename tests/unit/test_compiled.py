@@ -52,9 +52,13 @@ def test_nothing_saved_leaves_no_marker_and_a_broken_one_counts_as_none(home):
 
 
 def test_vlesson_compile_0_keeps_engines_eager(home, monkeypatch):
-    compiled.remember(DEFAULT, str(home))
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+    compiled.remember(engine.effective_engine_args(), str(home))
     monkeypatch.setenv(envvars.COMPILE, "0")
-    assert not compiled.enabled() and not compiled.is_compiled(DEFAULT)
+    assert not compiled.enabled()
+    assert engine.effective_engine_args()["enforce_eager"] is True
+    # asked for by name, it still loads what was compiled, with the brief warm-up
+    assert compiled.is_compiled(engine.effective_engine_args(enforce_eager=False))
 
 
 def test_get_llm_runs_compiled_only_where_its_arguments_were_compiled(home, monkeypatch):
