@@ -43,8 +43,8 @@ def generation_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 GENERATE_DESCRIPTION = """Generate completions with vLLM. Engine options (vLLM's EngineArgs) come in
 their own groups, sampling options in "Sampling parameters". On a CPU vlesson adds: dtype
-bfloat16 (native bf16 CPUs) or float32, --enforce-eager, and a 1 GiB KV cache unless
---gpu-memory-utilization is given."""
+bfloat16 (native bf16 CPUs) or float32, --enforce-eager unless `vlesson compile` compiled
+these engine arguments, and a 1 GiB KV cache unless --gpu-memory-utilization is given."""
 
 GENERATE_OWN_OPTIONS = ("prompt", "prompts_file", "output", "log")
 """Options of ``vlesson generate`` that are neither engine nor sampling settings."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import vlesson as vl
+from vlesson import compiled
 
 
 def test_greedy_completes_paris_and_repeats_exactly(llm):
@@ -61,8 +65,7 @@ def test_the_warm_engine_is_reused(llm):
     info = vl.engine_info(llm)
     assert info["model"] == vl.DEFAULT_MODEL
     if vl.engine.is_cpu():  # vlesson's CPU defaults; a GPU keeps vLLM's own
-        assert info["enforce_eager"] is True and info["device"] == "cpu"
-        assert info["dtype"] in ("float32", "bfloat16")
+        assert info["device"] == "cpu" and info["dtype"] in ("float32", "bfloat16")
     else:
         assert info["device"] == "gpu"
         assert vl.engine.engine_defaults() == vl.engine.GPU_DEFAULTS
@@ -81,3 +84,16 @@ def test_a_seeded_batch_longer_than_one_step_budget_runs(llm):
     )
     assert sum(len(llm.get_tokenizer().encode(p)) for p in prompts) > 4096
     assert [g.num_tokens for g in gens] == [4] * 40
+
+
+def test_make_model_compiled_the_lessons_engine_so_it_starts_compiled(llm):
+    if not vl.engine.is_cpu() or not compiled.enabled():
+        pytest.skip("a GPU compiles at every start; VLESSON_COMPILE=0 keeps CPUs eager")
+    assert vl.engine_info(llm)["enforce_eager"] is False, (
+        "make test runs make model, whose `vlesson compile` compiles this engine")
+    # arguments never compiled start eager, at once
+    assert vl.engine.effective_engine_args(max_model_len=1024)["enforce_eager"] is True
+    again = subprocess.run([sys.executable, "-m", "vlesson", "compile"],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("is compiled already") == 2, again.stdout
