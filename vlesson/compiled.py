@@ -5,8 +5,8 @@ start of each new set of engine arguments compiles for 1.5-3 minutes; later star
 what vLLM saved. So vlesson leaves a marker here (``$VLESSON_HOME/compiled/``) once a
 compiled engine has started on a CPU, and ``get_llm()`` runs compiled only where one is:
 a notebook cell that changes an argument starts in eager mode, at once. ``vlesson
-compile`` (which ``make model`` runs) compiles the default configuration.
-``VLESSON_COMPILE=0`` keeps every engine eager.
+compile`` (which ``make model`` runs) compiles the two configurations the notebooks use.
+``VLESSON_COMPILE=0`` keeps every engine eager by default.
 """
 
 from __future__ import annotations
