@@ -1,8 +1,9 @@
 """Which vLLM engine settings serve a learner best on this CPU: one knob at a time.
 
 Each row starts vlesson's engine in its own child process with vlesson's CPU defaults
-in eager mode (``VLESSON_COMPILE=0``: only the compiled rows compile) and exactly one change (an engine argument or a vLLM environment variable), one after
-the other, in ``--rounds`` rounds (a shared 2-core machine is noisy: the same settings
+in eager mode (``VLESSON_COMPILE=0``: only the compiled rows compile) and exactly one
+change (an engine argument or a vLLM environment variable), one after the other, in
+``--rounds`` rounds (a shared 2-core machine is noisy: the same settings
 varied by up to 1.4x between runs), and prints the median of each figure. It measures
 what a learner feels: ready time (import + load), 64 prompts x 64 tokens, one stream of
 128 tokens, time to first token, and a slider step (32 new tokens after a long prompt,

@@ -35,7 +35,7 @@ def marker(args: Mapping[str, Any]) -> Path:
     this vLLM and torch (a new release compiles anew) and vLLM's cache folder."""
     others = {name: value for name, value in args.items() if name != "enforce_eager"}
     key = json.dumps({"engine_args": others, "versions": _versions(),
-                      "vllm_cache": vllm_cache_root()}, sort_keys=True, default=str)
+                      "vllm_cache": _vllm_cache_root()}, sort_keys=True, default=str)
     return paths.home() / FOLDER / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
@@ -70,14 +70,11 @@ def forget(args: Mapping[str, Any]) -> None:
     marker(args).unlink(missing_ok=True)
 
 
-def vllm_cache_root() -> str:
-    """Return the folder vLLM keeps its compiled models under, as vLLM picks it."""
-    explicit = os.environ.get("VLLM_CACHE_ROOT")
-    if explicit:
-        return os.path.expanduser(explicit)
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                             ".cache")
-    return os.path.join(cache, "vllm")
+def _vllm_cache_root() -> str:
+    """The folder vLLM keeps its compiled models under, as the running vLLM reads it."""
+    from vllm import envs
+
+    return envs.VLLM_CACHE_ROOT
 
 
 def _versions() -> dict[str, str]:
