@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,24 @@ def stdout_with_fileno() -> Iterator[None]:
         return
     with contextlib.redirect_stdout(sys.__stdout__):
         yield
+
+
+def same_compile_key_in_every_process() -> None:
+    """Give this process the inductor setting that vLLM's CPU platform exports for its
+    workers (``TORCHINDUCTOR_CPP_DYNAMIC_THREADS=1``), so that vLLM's key for a saved
+    compiled model is the same in every process.
+
+    vLLM sets the variable while an engine starts, but torch reads it once, at import:
+    the process that compiled keyed the model with ``cpp.dynamic_threads`` False, and a
+    process started from it afterwards (a notebook's ``!vlesson generate``, ``make
+    classroom-server`` from a test, ``vlesson compile``'s check) with True. That one
+    found nothing under its key and compiled again (71 s on a 2-core EPYC). Compiling
+    sets the value anyway (vLLM's ``inductor_compile_config``); only the key changes.
+    """
+    os.environ["TORCHINDUCTOR_CPP_DYNAMIC_THREADS"] = "1"
+    from torch._inductor import config
+
+    config.cpp.dynamic_threads = True
 
 
 def load_aot_cache_on_cpu() -> None:

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 import warnings
+import weakref
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from vlesson.compat import (
     briefly_warmed_up,
     load_aot_cache_on_cpu,
     loaded_saved_compiled_model,
+    same_compile_key_in_every_process,
     stdout_with_fileno,
 )
 from vlesson.names import did_you_mean
@@ -152,6 +154,21 @@ class _Warm:
 
 
 _warm: _Warm | None = None
+_released: weakref.WeakSet = weakref.WeakSet()
+"""Engines ``release`` shut down (a learner's variable may still hold one)."""
+
+
+class EngineReleasedError(RuntimeError):
+    """An engine ``release`` shut down (``get_llm`` with other arguments) was used."""
+
+
+def check_running(llm: Any) -> None:
+    """Raise EngineReleasedError, saying what to do, when ``llm`` was shut down."""
+    if llm in _released:
+        raise EngineReleasedError(
+            "this engine was shut down when vl.get_llm() started one with other "
+            "arguments (one engine stays warm at a time): use the engine it returns, "
+            "e.g. llm = vl.get_llm(...) again")
 
 
 def is_cpu() -> bool:
@@ -216,6 +233,7 @@ def apply_environment() -> None:
         # saved, ready after 21 s where tracing it again took 32 s (bench/cpu_knobs.py,
         # both in one run; cpu_knobs_compile_caches.txt).
         load_aot_cache_on_cpu()
+        same_compile_key_in_every_process()
 
 
 def effective_engine_args(
@@ -226,14 +244,36 @@ def effective_engine_args(
     On a CPU the default is eager mode, except for arguments compiled here before
     (``vlesson compile``, or an engine started with ``enforce_eager=False``): those run
     compiled (``vlesson.compiled``)."""
+    args = _asked_args(model, engine_kwargs)
+    if "enforce_eager" not in _drop_none(engine_kwargs):
+        args = _compiled_where_saved(args)
+    return args
+
+
+def child_process_engine_args(
+    model: str | None = None, **engine_kwargs: Any
+) -> dict[str, Any]:
+    """Return the engine arguments for vLLM's asynchronous engine, whose core runs in a
+    child process: eager on a CPU unless asked otherwise, since vlesson's step that lets a
+    start load vLLM's saved compiled model does not reach that process (it would compile
+    for a minute or more at every start)."""
+    return _asked_args(model, engine_kwargs)
+
+
+def _asked_args(model: str | None, engine_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return vlesson's defaults, the model's, then the caller's arguments."""
     given = _drop_none(engine_kwargs)
     model = model or models.DEFAULT_MODEL
     args = {**engine_defaults(given), **models.engine_defaults(model), **given}
     args["model"] = model
-    if "enforce_eager" not in given and args.get("enforce_eager") and (
-        compiled.enabled() and compiled.is_compiled(args)
-    ):
-        args["enforce_eager"] = False
+    return args
+
+
+def _compiled_where_saved(args: dict[str, Any]) -> dict[str, Any]:
+    """Return ``args`` compiled (``enforce_eager=False``) where the eager default stands
+    and these arguments were compiled here before."""
+    if args.get("enforce_eager") and compiled.enabled() and compiled.is_compiled(args):
+        return {**args, "enforce_eager": False}
     return args
 
 
@@ -258,11 +298,13 @@ def get_llm(
     server = server or os.environ.get(SERVER_ENV) or None
     if server:
         return _get_remote(server, model, api_key, engine_kwargs)
-    args = effective_engine_args(model, **engine_kwargs)
-    key = json.dumps(args, sort_keys=True, default=str)
+    # Keyed on what was asked, not on whether it runs compiled: an engine stays warm
+    # while `vlesson compile` (or another process) marks or unmarks its arguments.
+    key = json.dumps(_asked_args(model, engine_kwargs), sort_keys=True, default=str)
     if _warm is not None and _warm.key == key:
         return _warm.llm
     release()
+    args = effective_engine_args(model, **engine_kwargs)
     llm, seconds = _build(args)
     _warm = _Warm(key, llm, args, seconds)
     return llm
@@ -337,6 +379,7 @@ def starting_engine(args: Mapping[str, Any], what: str) -> Iterator[dict[str, An
 def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
     from vllm import LLM, EngineArgs
 
+    meant_to_load = is_cpu() and compiled.is_compiled(args)
     with starting_engine(args, "vLLM engine") as resolved:
         _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
         name = _model_label(str(args["model"]))
@@ -350,22 +393,25 @@ def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
         llm, facts.from_vllm_config(config, name=args["model"], load_seconds=seconds)
     )
     if not args.get("enforce_eager") and is_cpu():
-        _note_compiled(args, llm, config.compilation_config.local_cache_dir)
+        _note_compiled(args, llm, config.compilation_config.local_cache_dir,
+                       meant_to_load)
     return llm, seconds
 
 
-def _note_compiled(args: Mapping[str, Any], llm: LLM, saved_by_vllm: str | None) -> None:
-    """Mark these arguments compiled, unless this start was to load vLLM's saved model
-    and compiled anew instead: then they go back to eager, so that no later start
-    waits minutes again (``vlesson compile`` tries once more)."""
-    if compiled.is_compiled(args) and loaded_saved_compiled_model(llm) is False:
-        compiled.forget(args)
+def _note_compiled(args: Mapping[str, Any], llm: LLM, saved_by_vllm: str | None,
+                   meant_to_load: bool) -> None:
+    """Mark these arguments compiled after a first compile. A start that was to load
+    vLLM's saved model and compiled anew instead marks them eager, so that no later
+    start waits minutes again (``vlesson compile --again`` tries once more)."""
+    if not meant_to_load:
+        compiled.remember(args, saved_by_vllm)
+    elif loaded_saved_compiled_model(llm) is False:
+        compiled.forget(args, "a start compiled it again instead of loading what vLLM "
+                        "saved")
         logger.warning(
             "vLLM compiled this engine again instead of loading what it had saved; "
             "engines with these arguments start in eager mode from now on "
-            "(`vlesson compile` tries once more)")
-        return
-    compiled.remember(args, saved_by_vllm)
+            "(`vlesson compile --again` tries once more)")
 
 
 def _model_label(model: str) -> str:
@@ -389,6 +435,7 @@ def release() -> None:
     if is_remote(llm):
         llm.close()
         return
+    _released.add(llm)
     shutdown = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
     if shutdown is not None and hasattr(shutdown, "shutdown"):
         shutdown.shutdown()

@@ -202,6 +202,7 @@ def per_prompt_params(llm: LLM, params: Any, count: int) -> list[SamplingParams]
     ``params`` is what ``generate`` takes: None, a mapping of overrides, one
     SamplingParams, or a sequence of ``count`` of them.
     """
+    engine.check_running(llm)
     if params is None or isinstance(params, Mapping):
         params = make_sampling_params(llm, params)
     if isinstance(params, Sequence):

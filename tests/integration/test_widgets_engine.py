@@ -103,7 +103,7 @@ def test_a_new_value_aborts_the_run_in_vllm_and_the_panel_ends_on_it(llm):
     async def change_twice():
         panel.controls["temperature"].value = 1.2  # from the browser: streams
         stale = panel.stream
-        while len(stale.token_ids) < 3:
+        while len(stale.token_ids) < 3 and not stale.done:
             await asyncio.sleep(0.005)
         panel.controls["temperature"].value = 0.0
         assert stale.state == "aborted" and len(stale.token_ids) < 64
@@ -130,7 +130,7 @@ def test_generate_in_a_cell_while_the_panel_streams_gets_only_its_own(llm):
     async def cell_during_a_run():
         panel.controls["max_tokens"].value = 40  # from the browser: streams
         running = panel.stream
-        while len(running.token_ids) < 2:
+        while len(running.token_ids) < 2 and not running.done:
             await asyncio.sleep(0.005)
         streamer.pause()  # what IPython's pre_run_cell does
         assert running.state == "paused"

@@ -57,3 +57,24 @@ def test_something_without_artifacts_passes_through(torch_loads):
     torch_loads.append("not a compiled function")
     load_aot_cache_on_cpu()
     assert torch.compiler.load_compiled_function(None) == "not a compiled function"
+
+
+def test_a_process_started_from_this_one_keys_compiled_models_alike(monkeypatch):
+    """vLLM exports TORCHINDUCTOR_CPP_DYNAMIC_THREADS=1 while an engine starts; torch
+    reads it at import, so a child's key for the saved model differed from ours."""
+    import subprocess
+    import sys
+
+    from torch._inductor import config
+
+    from vlesson.compat import same_compile_key_in_every_process
+
+    monkeypatch.setattr(config.cpp, "dynamic_threads", False)  # a fresh process's
+    monkeypatch.setenv("TORCHINDUCTOR_CPP_DYNAMIC_THREADS", "1")  # what vLLM exports
+    same_compile_key_in_every_process()
+    read = ("from torch._inductor import config; "
+            "print(config.save_config_portable()['cpp.dynamic_threads'])")
+    child = subprocess.run([sys.executable, "-c", read],
+                           capture_output=True, text=True, check=True)
+    assert config.save_config_portable()["cpp.dynamic_threads"] is True
+    assert child.stdout.strip() == "True"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from vlesson import compiled, engine, envvars
@@ -15,7 +17,8 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv(envvars.COMPILE, raising=False)
     monkeypatch.delenv("VLLM_CACHE_ROOT", raising=False)
     saved = tmp_path / "vllm-cache" / "torch_aot_compile" / "abc"
-    saved.mkdir(parents=True)
+    (saved / "rank_0_0").mkdir(parents=True)
+    (saved / "rank_0_0" / "model").write_bytes(b"what vLLM saved")
     return saved
 
 
@@ -38,13 +41,15 @@ def test_arguments_count_as_compiled_while_vllms_saved_model_is_there(home):
     assert path is not None and path.parent.name == "compiled"
     assert compiled.is_compiled(DEFAULT)
     assert not compiled.is_compiled({**DEFAULT, "dtype": "float32"})
-    home.rmdir()  # someone emptied vLLM's cache: compiling again would take minutes
+    shutil.rmtree(home)  # someone emptied vLLM's cache: compiling again takes minutes
     assert not compiled.is_compiled(DEFAULT)
 
 
 def test_nothing_saved_leaves_no_marker_and_a_broken_one_counts_as_none(home):
     assert compiled.remember(DEFAULT, None) is None
     assert compiled.remember(DEFAULT, str(home / "missing")) is None
+    (home / "rank_0_0" / "model").unlink()  # vLLM made the folder, then failed to save
+    assert compiled.remember(DEFAULT, str(home)) is None
     assert not compiled.marker(DEFAULT).exists()
     compiled.marker(DEFAULT).parent.mkdir(parents=True)
     compiled.marker(DEFAULT).write_text("{not json")
@@ -84,14 +89,27 @@ def test_a_start_that_compiled_anew_instead_of_loading_goes_back_to_eager(
 ):
     monkeypatch.setattr(engine, "loaded_saved_compiled_model", lambda llm: loaded)
     compiled.remember(DEFAULT, str(home))
-    engine._note_compiled({**DEFAULT, "enforce_eager": False}, object(), str(home))
+    engine._note_compiled({**DEFAULT, "enforce_eager": False}, object(), str(home),
+                          meant_to_load=True)
     assert compiled.is_compiled(DEFAULT) is kept
+    assert (compiled.failure(DEFAULT) is None) is kept
+    assert ("eager from now on: a start compiled it again" in compiled.history()) is not kept
 
 
 def test_a_first_compile_is_marked_whatever_it_loaded(home, monkeypatch):
     monkeypatch.setattr(engine, "loaded_saved_compiled_model", lambda llm: False)
-    engine._note_compiled(DEFAULT, object(), str(home))
+    engine._note_compiled(DEFAULT, object(), str(home), meant_to_load=False)
     assert compiled.is_compiled(DEFAULT)
+    assert f"compiled: later starts load {home}" in compiled.history()
+
+
+def test_a_start_meant_to_load_never_marks_what_another_process_gave_up(home, monkeypatch):
+    """Two starts at once that both compile anew: the second must not undo the first's
+    verdict, or engines would flip between compiled and eager."""
+    monkeypatch.setattr(engine, "loaded_saved_compiled_model", lambda llm: False)
+    compiled.forget(DEFAULT, "a start compiled it again instead of loading")
+    engine._note_compiled(DEFAULT, object(), str(home), meant_to_load=True)
+    assert not compiled.is_compiled(DEFAULT) and compiled.failure(DEFAULT)
 
 
 @pytest.mark.parametrize("marked", [True, False])
@@ -108,3 +126,32 @@ def test_only_a_start_that_loads_warms_up_briefly(home, monkeypatch, marked):
     with engine.starting_engine(DEFAULT, "test engine"):
         assert compat._warm_up["brief"] is marked
     assert compat._warm_up["brief"] is False
+
+
+def test_the_warm_engine_stays_while_its_arguments_are_marked_or_unmarked(
+    home, monkeypatch
+):
+    """`vlesson compile`, or a start in another process, must not restart it."""
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+    built = []
+    monkeypatch.setattr(engine, "_build", lambda args: (built.append(args) or object(), 1.0))
+    monkeypatch.setattr(engine, "release", lambda: None)
+    monkeypatch.setattr(engine, "_warm", None)
+    llm = engine.get_llm()
+    compiled.remember(engine.effective_engine_args(), str(home))
+    assert engine.get_llm() is llm
+    compiled.forget(engine.effective_engine_args(), "a test")
+    assert engine.get_llm() is llm
+    assert engine.get_llm(dtype="float32") is not llm
+    assert [args["enforce_eager"] for args in built] == [True, True]
+
+
+
+def test_an_engine_core_in_a_child_process_stays_eager(home, monkeypatch):
+    """vLLM's asynchronous engine (the web API) runs its core in a spawned process,
+    where a saved compiled model does not load: it would compile at every start."""
+    monkeypatch.setattr(engine, "is_cpu", lambda: True)
+    compiled.remember(engine.effective_engine_args(), str(home))
+    assert engine.effective_engine_args()["enforce_eager"] is False
+    assert engine.child_process_engine_args()["enforce_eager"] is True
+    assert engine.child_process_engine_args(enforce_eager=False)["enforce_eager"] is False

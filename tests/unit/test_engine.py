@@ -107,3 +107,20 @@ def test_needs_local_engine_says_why_on_a_server(capsys):
 ])
 def test_the_start_up_line_names_a_folder_by_its_name(model, label):
     assert engine._model_label(model) == label
+
+
+def test_an_engine_shut_down_for_another_says_so_instead_of_failing_deep_in_vllm(
+    monkeypatch,
+):
+    from vlesson.generate import generate
+    from vlesson.playground import streaming
+
+    class Engine:  # stands for an LLM a learner's variable still holds
+        pass
+
+    old = Engine()
+    monkeypatch.setattr(engine, "_warm", engine._Warm("key", old, {}, 1.0))
+    engine.release()
+    for use in (lambda: generate(old, "Hello"), lambda: streaming.streamer(old)):
+        with pytest.raises(engine.EngineReleasedError, match=r"llm = vl.get_llm"):
+            use()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import time
+from typing import Any
 
 from vlesson import compiled, engine, envvars, models
 from vlesson.models import ModelNotAvailableError, ModelNotFoundError
@@ -23,10 +27,12 @@ LESSON_CONFIGURATIONS = (
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    """Return the parser: an optional offline model."""
+    """Return the parser: an optional offline model, and --again."""
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     parser.add_argument("--model", default=models.DEFAULT_MODEL,
                         help=f"the model to compile for (default {models.DEFAULT_MODEL})")
+    parser.add_argument("--again", action="store_true",
+                        help="try once more where compiling failed here before")
     return parser
 
 
@@ -45,24 +51,68 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 0
     for extra in LESSON_CONFIGURATIONS:
         label = ", ".join(f"{k}={v!r}" for k, v in extra.items()) or "default arguments"
-        if not engine.effective_engine_args(args.model, **extra)["enforce_eager"]:
+        eager = engine.effective_engine_args(args.model, **extra)
+        if not eager["enforce_eager"]:
             print(f"{prog}: {args.model} ({label}) is compiled already")
+            continue
+        failed = compiled.failure(eager)
+        if failed and not args.again:
+            print(f"{prog}: {args.model} ({label}) stays eager: {failed} (`{prog} "
+                  "--again` tries once more)")
             continue
         print(f"{prog}: compiling {args.model} ({label}) once: 1.5-3 minutes the first "
               "time")
-        try:
-            engine.get_llm(args.model, enforce_eager=False, **extra)
-        except (ModelNotAvailableError, ModelNotFoundError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the lesson runs eager without it
-            engine.release()
-            first = (str(exc).strip().splitlines() or [""])[0]
-            print(f"{prog}: compiling failed ({type(exc).__name__}: {first}), so these "
-                  "engines stay eager", file=sys.stderr)
-            continue
-        if not engine.effective_engine_args(args.model, **extra)["enforce_eager"]:
-            print(f"{prog}: done: engines with these arguments now start compiled")
+        works, how = _compile(args.model, extra)
+        if works:
+            print(f"{prog}: done: engines with these arguments now start compiled "
+                  f"({how})")
         else:
-            print(f"{prog}: vLLM saved no compiled model, so these engines stay eager")
-    engine.release()
+            compiled.forget(eager, how)
+            print(f"{prog}: {how}, so these engines stay eager", file=sys.stderr)
     return 0
+
+
+def _compile(model: str, extra: dict[str, Any]) -> tuple[bool, str]:
+    """Compile one configuration, then check that a new process starts from what vLLM
+    saved; return whether its engines now start compiled, and how it went."""
+    try:
+        engine.get_llm(model, enforce_eager=False, **extra)
+    except (ModelNotAvailableError, ModelNotFoundError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the lesson runs eager without it
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return False, f"compiling failed ({type(exc).__name__}: {first})"
+    finally:
+        engine.release()
+    if engine.effective_engine_args(model, **extra)["enforce_eager"]:
+        return False, "vLLM saved no compiled model"
+    loaded, how = start_in_a_new_process(model, extra)
+    if not loaded:
+        return False, f"a new process could not start from what vLLM saved ({how})"
+    return True, how
+
+
+START_ONCE = """
+import json, sys
+from vlesson import compat, engine
+llm = engine.get_llm(sys.argv[1], **json.loads(sys.argv[2]))
+print("LOADED", compat.loaded_saved_compiled_model(llm))
+"""
+
+
+def start_in_a_new_process(model: str, extra: dict[str, Any]) -> tuple[bool, str]:
+    """Start these arguments' engine once more, in a new process as a learner's would,
+    and return whether it loaded the compiled model vLLM saved, and how it went."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-c", START_ONCE, model, json.dumps(extra)],
+                              capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        return False, "no engine after 600 s"
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return False, f"it failed: {last}"
+    if "LOADED False" in done.stdout:
+        return False, f"vLLM compiled it again, in {seconds:.0f} s"
+    return True, f"a new process started it from the saved model in {seconds:.0f} s"

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vlesson import engine
 from vlesson.generate import Generation, candidates_from_step
 from vlesson.sampling import describe
 
@@ -314,6 +315,7 @@ def to_generation(stream: Stream) -> Generation:
 
 def streamer(llm: LLM) -> Streamer:
     """Return the one Streamer of this engine."""
+    engine.check_running(llm)
     if llm not in _streamers:
         _streamers[llm] = Streamer(llm)
     return _streamers[llm]
