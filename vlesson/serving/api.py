@@ -29,7 +29,7 @@ from vlesson.compat import (
     render_prompt,
     request_validation_errors,
 )
-from vlesson.engine import effective_engine_args, starting_engine
+from vlesson.engine import child_process_engine_args, starting_engine
 from vlesson.generate import Generation, from_request_output, run_logger
 from vlesson.sampling import ParamError, make_sampling_params
 from vlesson.serving.api_docs import add_offline_docs
@@ -222,7 +222,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = _build_engine(effective_engine_args(name, **engine_kwargs))
+        engine = _build_engine(child_process_engine_args(name, **engine_kwargs))
         app.state.served = _Served(engine, name, limits)
         try:
             yield
