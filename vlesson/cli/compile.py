@@ -16,8 +16,10 @@ from vlesson.models import ModelNotAvailableError, ModelNotFoundError
 DESCRIPTION = """Compile the lesson's engine configurations once on a CPU (vLLM's compiled
 graphs: faster steps than eager mode), so that every later start with the same engine
 arguments runs compiled and is ready in seconds. The first time takes 1.5-3 minutes;
-configurations compiled already are skipped. Other arguments start in eager mode;
-VLESSON_COMPILE=0 keeps every engine eager. On a GPU vLLM compiles at each start itself."""
+configurations compiled already are skipped. Each is then started once in a new process,
+as a notebook would: one that does not load what vLLM saved stays eager, with the reason,
+and is skipped until --again. Other arguments start in eager mode; VLESSON_COMPILE=0
+keeps every engine eager. On a GPU vLLM compiles at each start itself."""
 
 LESSON_CONFIGURATIONS = (
     {},  # vl.get_llm(): the playground, the CLI, most notebooks

@@ -215,7 +215,8 @@ def create_app(
         api_key: when set, every route but /health needs ``Authorization: Bearer KEY``.
         limits: what one request may ask for (default ``Limits()``).
         **engine_kwargs: any ``vllm.EngineArgs`` field; vlesson's CPU defaults fill
-            in the rest, as for ``get_llm``.
+            in the rest, as for ``get_llm`` (eager on a CPU unless asked: vLLM runs
+            this engine's core in a process of its own).
     """
     limits = limits or Limits()
     name = model or models.DEFAULT_MODEL
