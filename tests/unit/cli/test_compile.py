@@ -64,7 +64,7 @@ def test_a_compile_a_new_process_cannot_start_from_leaves_the_engines_eager(
 
 
 def test_a_failed_compile_is_not_tried_at_every_make_lab_but_again_asks_for_it(
-    cpu_home, monkeypatch, capsys
+    cpu_home, capsys
 ):
     cpu_home["loads"] = (False, "vLLM compiled it again, in 150 s")
     main(["compile"])
