@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any
 
 from vlesson import compiled, engine, envvars, models
+from vlesson.child import run_with_deadline
 from vlesson.models import ModelNotAvailableError, ModelNotFoundError
 
 DESCRIPTION = """Compile the lesson's engine configurations once on a CPU (vLLM's compiled
@@ -94,6 +94,8 @@ def _compile(model: str, extra: dict[str, Any]) -> tuple[bool, str]:
     return True, how
 
 
+START_DEADLINE_S = 600
+"""Seconds the check's start may take: one that compiles again takes 1.5-3 minutes."""
 START_ONCE = """
 import json, sys
 from vlesson import compat, engine
@@ -106,15 +108,15 @@ def start_in_a_new_process(model: str, extra: dict[str, Any]) -> tuple[bool, str
     """Start these arguments' engine once more, in a new process as a learner's would,
     and return whether it loaded the compiled model vLLM saved, and how it went."""
     start = time.perf_counter()
-    try:
-        done = subprocess.run([sys.executable, "-c", START_ONCE, model, json.dumps(extra)],
-                              capture_output=True, text=True, timeout=600, check=False)
-    except subprocess.TimeoutExpired:
-        return False, "no engine after 600 s"
+    ran = run_with_deadline([sys.executable, "-c", START_ONCE, model, json.dumps(extra)],
+                            START_DEADLINE_S)
+    if ran is None:
+        return False, f"no engine after {START_DEADLINE_S} s"
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    code, out = ran
+    if code != 0:
+        last = (out.strip().splitlines() or [f"exit {code}"])[-1]
         return False, f"it failed: {last}"
-    if "LOADED False" in done.stdout:
+    if "LOADED False" in out:
         return False, f"vLLM compiled it again, in {seconds:.0f} s"
     return True, f"a new process started it from the saved model in {seconds:.0f} s"
