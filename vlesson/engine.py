@@ -363,15 +363,19 @@ def needs_local_engine(llm: Any, what: str) -> bool:
 
 
 @contextlib.contextmanager
-def starting_engine(args: Mapping[str, Any], what: str) -> Iterator[dict[str, Any]]:
+def starting_engine(
+    args: Mapping[str, Any], what: str, loads: bool | None = None
+) -> Iterator[dict[str, Any]]:
     """Prepare a vLLM engine start: check the model is there, set vLLM's environment,
-    and yield ``args`` with the model resolved to its folder, while stdout is a file."""
+    and yield ``args`` with the model resolved to its folder, while stdout is a file.
+    ``loads``: whether the start loads a saved compiled model (None: decide here)."""
     models.check_available(args["model"])
     resolved = {**args, "model": models.resolve(args["model"])}
     apply_environment()
     logger.info("starting %s: %s", what, args)
     # Compiled before: the start loads what vLLM saved, and needs no long warm-up.
-    loads = is_cpu() and compiled.is_compiled(args)
+    if loads is None:
+        loads = is_cpu() and compiled.is_compiled(args)
     with stdout_with_fileno(), briefly_warmed_up() if loads else contextlib.nullcontext():
         yield resolved
 
@@ -379,8 +383,10 @@ def starting_engine(args: Mapping[str, Any], what: str) -> Iterator[dict[str, An
 def _build(args: Mapping[str, Any]) -> tuple[LLM, float]:
     from vllm import LLM, EngineArgs
 
+    # Read once: the warm-up and the verdict after the start must agree, even if
+    # another process marks or unmarks these arguments meanwhile.
     meant_to_load = is_cpu() and compiled.is_compiled(args)
-    with starting_engine(args, "vLLM engine") as resolved:
+    with starting_engine(args, "vLLM engine", meant_to_load) as resolved:
         _check_fields(resolved, {f.name for f in dataclasses.fields(EngineArgs)})
         name = _model_label(str(args["model"]))
         with status.elapsed(f"starting vLLM engine ({name})",
